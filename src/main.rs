@@ -1,0 +1,85 @@
+//! The `hookline` binary: parse the command line, load configuration, run.
+
+use clap::{Parser, Subcommand};
+use hookline::{Application, Config, Role};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Resilient outbound webhook delivery, wire-compatible with the Svix v1 API.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML, same keys as the HOOKLINE_* variables, lower case without
+    /// the prefix). Defaults to ./hookline.toml when it exists.
+    #[arg(long, global = true, env = "HOOKLINE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and delivery workers in one process.
+    Serve,
+    /// Run the management API only.
+    Api,
+    /// Run delivery workers only.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hookline: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    hookline::telemetry::init(config.log_format);
+    let role = match cli.command {
+        Command::Serve => Role::Serve,
+        Command::Api => Role::Api,
+        Command::Worker => Role::Worker,
+        Command::Migrate => return report(migrate(config).await),
+    };
+    report(run(config, role).await)
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = hookline::store::open(&config.database_url).await?;
+    store.migrate().await?;
+    eprintln!("hookline: migrations applied to {}", config.database_url);
+    Ok(())
+}
+
+async fn run(config: Config, role: Role) -> anyhow::Result<()> {
+    let app = Application::build(config, role).await?;
+    if let (Some(token), Some(port)) = (app.generated_token(), app.port()) {
+        print_first_start(token, port);
+    }
+    app.run_until_stopped(hookline::telemetry::shutdown_signal())
+        .await
+}
+
+fn print_first_start(token: &str, port: u16) {
+    println!(
+        "\nHookline generated an API token. It is shown only this once; keep it safe:\n\n    \
+         {token}\n\nTry it:\n\n    curl -s -H 'Authorization: Bearer {token}' \
+         -H 'Content-Type: application/json' \\\n      -d '{{\"name\": \"My first app\"}}' \
+         http://127.0.0.1:{port}/api/v1/app/\n"
+    );
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookline: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Persistence: the only module with SQL.
+//!
+//! [`Store`] is the boundary every other module talks to; `sqlite.rs` and `postgres.rs`
+//! implement it and one conformance suite runs against both. Contracts that hold for every
+//! implementation:
+//!
+//! * `create_message` commits the message and all of its deliveries in one transaction
+//!   before returning, so a 202 means durable.
+//! * `claim` hands each due delivery to one worker at a time under a lease
+//!   (`locked_until`); a delivery whose lease expired is due again, so a dead worker's work
+//!   is picked up by another. No transaction stays open after `claim` returns.
+//! * `record_outcomes` writes a whole batch of attempts at once; it changes a delivery's
+//!   state only while the recording worker still holds its lease.
+
+mod model;
+mod page;
+pub mod sqlite;
+
+pub use model::*;
+pub use page::{Cursor, Order, Page, PageRequest};
+
+use crate::domain::{AppId, AttemptId, Channel, EndpointId, EventTypeName, MessageId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors a store operation can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text names the rule, e.g. "uid already in use".
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A shared handle to whichever store the configuration chose.
+pub type DynStore = Arc<dyn Store>;
+
+/// Filters for message listings.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Only messages published on this channel.
+    pub channel: Option<Channel>,
+    /// Only messages of these event types.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Only messages created strictly before this time.
+    pub before: Option<DateTime<Utc>>,
+    /// Only messages created strictly after this time.
+    pub after: Option<DateTime<Utc>>,
+    /// Only deliveries in this status (attempted-messages listing only).
+    pub status: Option<DeliveryStatus>,
+}
+
+/// Which attempts to list: those of one message or of one endpoint, narrowed by filters.
+#[derive(Debug, Clone)]
+pub struct AttemptFilter {
+    /// Attempts of this message.
+    pub msg_id: Option<MessageId>,
+    /// Attempts to this endpoint.
+    pub endpoint_id: Option<EndpointId>,
+    /// Only attempts with this status.
+    pub status: Option<DeliveryStatus>,
+    /// Only attempts whose HTTP status is in this class (0 = no response, 200 = 2xx…).
+    pub status_code_class: Option<u16>,
+    /// Only attempts of messages on this channel.
+    pub channel: Option<Channel>,
+    /// Only attempts of messages of these event types.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Only attempts made strictly before this time.
+    pub before: Option<DateTime<Utc>>,
+    /// Only attempts made strictly after this time.
+    pub after: Option<DateTime<Utc>>,
+}
+
+/// The persistence boundary. See the module docs for the guarantees every implementation
+/// gives. Lookups by `key` accept an id or the caller's `uid` (for messages, the `eventId`).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    // --- API tokens -----------------------------------------------------------------------
+
+    /// SHA-256 hashes (hex) of every API token ever issued by `insert_api_token_hash`.
+    async fn api_token_hashes(&self) -> StoreResult<Vec<String>>;
+    /// Remembers a generated token by its hash; the token itself is never stored.
+    async fn insert_api_token_hash(&self, hash: &str) -> StoreResult<()>;
+
+    // --- applications ---------------------------------------------------------------------
+
+    /// Creates an application. `Conflict` if the uid is taken.
+    async fn create_application(&self, fields: &ApplicationFields) -> StoreResult<Application>;
+    /// Finds an application by id or uid.
+    async fn get_application(&self, key: &str) -> StoreResult<Option<Application>>;
+    /// Lists applications by id.
+    async fn list_applications(&self, page: &PageRequest) -> StoreResult<Page<Application>>;
+    /// Replaces an application's writable fields. `NotFound`, or `Conflict` on uid.
+    async fn update_application(
+        &self,
+        id: &AppId,
+        fields: &ApplicationFields,
+    ) -> StoreResult<Application>;
+    /// Deletes an application and everything it owns. `NotFound` if it does not exist.
+    async fn delete_application(&self, id: &AppId) -> StoreResult<()>;
+
+    // --- endpoints ------------------------------------------------------------------------
+
+    /// Creates an endpoint with its first secret and headers. `Conflict` if the uid is taken.
+    async fn create_endpoint(
+        &self,
+        app_id: &AppId,
+        fields: &EndpointFields,
+        secret: &crate::domain::EndpointSecret,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<Endpoint>;
+    /// Finds an endpoint of an application by id or uid.
+    async fn get_endpoint(&self, app_id: &AppId, key: &str) -> StoreResult<Option<Endpoint>>;
+    /// Lists an application's endpoints by id.
+    async fn list_endpoints(
+        &self,
+        app_id: &AppId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Endpoint>>;
+    /// Replaces an endpoint's writable fields.
+    async fn update_endpoint(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        fields: &EndpointFields,
+    ) -> StoreResult<Endpoint>;
+    /// Deletes an endpoint with its deliveries and attempts.
+    async fn delete_endpoint(&self, app_id: &AppId, id: &EndpointId) -> StoreResult<()>;
+    /// Replaces an endpoint's custom headers.
+    async fn set_endpoint_headers(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<()>;
+    /// Makes `new` the signing key; the old key keeps signing for `grace`.
+    async fn rotate_endpoint_secret(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        new: &crate::domain::EndpointSecret,
+        grace: Duration,
+    ) -> StoreResult<()>;
+    /// Counts the endpoint's deliveries by status, for messages created in the window.
+    async fn endpoint_stats(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<EndpointStats>;
+
+    // --- event types ----------------------------------------------------------------------
+
+    /// Creates an event type. `Conflict` if the name exists.
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: &EventTypeFields,
+    ) -> StoreResult<EventType>;
+    /// Finds an event type by name.
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>>;
+    /// Lists event types by name.
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>>;
+    /// Replaces an event type's fields. `NotFound` if it does not exist.
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: &EventTypeFields,
+    ) -> StoreResult<EventType>;
+    /// Archives an event type (it stays readable, hidden from default listings).
+    async fn archive_event_type(&self, name: &EventTypeName) -> StoreResult<()>;
+
+    // --- messages -------------------------------------------------------------------------
+
+    /// Commits a message and one pending delivery per enabled endpoint of its application
+    /// whose event-type and channel filters match, in one transaction. Returns how many
+    /// deliveries were created. `Conflict` if the application already has its `eventId`.
+    async fn create_message(&self, message: &NewMessage) -> StoreResult<usize>;
+    /// Like `create_message`, but the only delivery goes to `endpoint_id`, as a manual attempt
+    /// (used by `send-example`).
+    async fn create_message_for_endpoint(
+        &self,
+        message: &NewMessage,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<()>;
+    /// Finds a message by id or `eventId`.
+    async fn get_message(&self, app_id: &AppId, key: &str) -> StoreResult<Option<Message>>;
+    /// Lists an application's messages.
+    async fn list_messages(
+        &self,
+        app_id: &AppId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+    /// Deletes a message's payload, keeping its metadata.
+    async fn expunge_message_content(&self, app_id: &AppId, id: &MessageId) -> StoreResult<()>;
+
+    // --- attempts -------------------------------------------------------------------------
+
+    /// Lists attempts of one message or one endpoint.
+    async fn list_attempts(
+        &self,
+        app_id: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Attempt>>;
+    /// Finds one attempt of a message.
+    async fn get_attempt(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>>;
+    /// Deletes an attempt's response body.
+    async fn expunge_attempt_content(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<()>;
+    /// The endpoints a message was routed to, with the delivery state of each.
+    async fn list_attempted_destinations(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Endpoint, DeliveryState)>>;
+    /// The messages routed to an endpoint, with the delivery state of each.
+    async fn list_attempted_messages(
+        &self,
+        app_id: &AppId,
+        endpoint_id: &EndpointId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Message, DeliveryState)>>;
+
+    // --- manual attempts ------------------------------------------------------------------
+
+    /// Queues one manual attempt of a message to an endpoint, due now. A manual attempt does
+    /// not spend a scheduled retry.
+    async fn resend(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<()>;
+    /// Queues a manual attempt for every failed delivery to the endpoint of a message
+    /// created in `[since, until)`. Returns how many were queued.
+    async fn recover(
+        &self,
+        app_id: &AppId,
+        endpoint_id: &EndpointId,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<u64>;
+
+    // --- delivery -------------------------------------------------------------------------
+
+    /// Leases up to `limit` due deliveries to `worker_id` for `lease` and returns what is
+    /// needed to send them. Deliveries to disabled endpoints are failed, not returned.
+    async fn claim(
+        &self,
+        worker_id: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Appends the attempts and moves each delivery to its next step, in one transaction.
+    async fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()>;
+    /// Gives back leased deliveries that were not attempted, due immediately.
+    async fn release(&self, worker_id: &str, delivery_ids: &[i64]) -> StoreResult<()>;
+    /// Returns when new work may be due (a message was created or resent), or after
+    /// `timeout`, whichever comes first. Spurious wake-ups are allowed.
+    async fn wait_for_work(&self, timeout: Duration);
+
+    // --- idempotency ----------------------------------------------------------------------
+
+    /// Claims an idempotency key for a request with this fingerprint, or reports its state.
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<IdempotencyState>;
+    /// Stores the response of a request that owns the key.
+    async fn idempotency_complete(&self, key: &str, response: &StoredResponse) -> StoreResult<()>;
+    /// Frees a key whose request failed, so a retry can run again.
+    async fn idempotency_abandon(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Opens the store named by a `HOOKLINE_DATABASE_URL`.
+///
+/// # Errors
+/// If the database cannot be reached or the URL names no supported database.
+pub async fn open(database_url: &str) -> StoreResult<DynStore> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "unsupported database URL {database_url:?}: only sqlite:// is available in this build"
+        )))
+    }
+}
