@@ -1,28 +1,13 @@
 //! Delivery: the worker loop that claims due deliveries, signs and sends them, and records
 //! what happened.
+//!
+//! Stages: `worker` claims (a lease per delivery) and spawns one task per attempt;
+//! `sender` signs and POSTs; `retry` decides the next step; `recorder` writes outcomes in
+//! batches. No transaction is open while a request is in flight.
 
-use crate::config::Config;
-use crate::store::DynStore;
-use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
+mod recorder;
+pub mod retry;
+pub mod sender;
+mod worker;
 
-/// A delivery worker.
-pub struct Worker {}
-
-impl Worker {
-    /// Builds a worker with its HTTP client.
-    ///
-    /// # Errors
-    /// If the HTTP client cannot be built.
-    pub fn new(_store: DynStore, _config: Arc<Config>) -> anyhow::Result<Self> {
-        todo!()
-    }
-
-    /// Claims, sends and records until `shutdown` is cancelled.
-    ///
-    /// # Errors
-    /// If the store fails persistently.
-    pub async fn run(self, _shutdown: CancellationToken) -> anyhow::Result<()> {
-        todo!()
-    }
-}
+pub use worker::Worker;

@@ -1,0 +1,39 @@
+//! Writes attempt outcomes in batches: whatever has queued up while the previous batch was
+//! being written goes into the next transaction.
+
+use crate::store::{DynStore, Outcome};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Most outcomes written in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
+///
+/// A batch that cannot be written is retried with backoff; if the store stays down, the
+/// deliveries' leases expire and they are attempted again (at least once, never lost).
+pub async fn run(store: DynStore, mut rx: mpsc::Receiver<Outcome>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1.. {
+            match store.record_outcomes(&batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 8 => {
+                    tracing::warn!(error = %e, attempt, "recording outcomes failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(
+                        error = %e,
+                        lost = batch.len(),
+                        "giving up recording outcomes; their leases will expire and they will be retried"
+                    );
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,182 @@
+//! The claim loop: lease due deliveries in batches sized to free capacity, send each on its
+//! own task, hand outcomes to the recorder.
+
+use super::recorder;
+use super::retry::RetryPolicy;
+use super::sender::{SendResult, Sender};
+use crate::config::Config;
+use crate::domain::AttemptId;
+use crate::store::{Attempt, ClaimedDelivery, DeliveryStatus, DynStore, Outcome};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// A delivery worker: one per process, running up to `HOOKLINE_WORKER_CONCURRENCY`
+/// attempts at once.
+pub struct Worker {
+    id: String,
+    store: DynStore,
+    config: Arc<Config>,
+    sender: Sender,
+    retry: RetryPolicy,
+}
+
+impl Worker {
+    /// Builds a worker with its HTTP client.
+    ///
+    /// # Errors
+    /// If the HTTP client cannot be built.
+    pub fn new(store: DynStore, config: Arc<Config>) -> anyhow::Result<Self> {
+        Ok(Self {
+            id: format!("wkr_{}", ulid::Ulid::new()),
+            sender: Sender::new(&config)?,
+            retry: RetryPolicy::new(config.retry_schedule.clone()),
+            store,
+            config,
+        })
+    }
+
+    /// Claims, sends and records until `shutdown` is cancelled. Then it stops claiming,
+    /// lets in-flight attempts finish (each is bounded by the request timeout) and writes
+    /// their outcomes before returning.
+    ///
+    /// # Errors
+    /// Never at present; store failures are logged and retried with backoff.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let this = Arc::new(self);
+        let (tx, rx) = mpsc::channel(this.config.worker_concurrency.max(64) * 2);
+        let recorder = tokio::spawn(recorder::run(this.store.clone(), rx));
+        let capacity = Arc::new(Semaphore::new(this.config.worker_concurrency));
+        let mut in_flight = JoinSet::new();
+        let mut backoff = Duration::from_millis(100);
+        tracing::info!(worker_id = %this.id, "delivery worker started");
+
+        while !shutdown.is_cancelled() {
+            while in_flight.try_join_next().is_some() {}
+            // Wait for at least one free slot before claiming.
+            let first = tokio::select! {
+                permit = capacity.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                () = shutdown.cancelled() => break,
+            };
+            let want = (capacity.available_permits() + 1).min(this.config.claim_batch);
+            let claimed = match this.store.claim(&this.id, want, this.config.lease).await {
+                Ok(claimed) => {
+                    backoff = Duration::from_millis(100);
+                    claimed
+                }
+                Err(e) => {
+                    drop(first);
+                    tracing::warn!(error = %e, "claiming deliveries failed; backing off");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                drop(first);
+                tokio::select! {
+                    () = this.store.wait_for_work(this.config.poll_interval) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            // A short batch means the queue is drained: wait for new work instead of
+            // spending a query on an empty claim.
+            let drained = claimed.len() < want;
+            let mut permits = std::iter::once(first)
+                .chain(std::iter::from_fn(|| capacity.clone().try_acquire_owned().ok()));
+            for delivery in claimed {
+                // `want` never exceeds the free permits, and only this loop takes them.
+                let Some(permit) = permits.next() else {
+                    tracing::error!("claimed more deliveries than free capacity");
+                    break;
+                };
+                let (this, tx) = (this.clone(), tx.clone());
+                in_flight.spawn(async move { this.attempt(delivery, permit, tx).await });
+            }
+            if drained {
+                tokio::select! {
+                    () = this.store.wait_for_work(this.config.poll_interval) => {}
+                    () = shutdown.cancelled() => break,
+                }
+            }
+        }
+
+        tracing::info!(in_flight = in_flight.len(), "delivery worker draining");
+        while in_flight.join_next().await.is_some() {}
+        drop(tx);
+        let _ = recorder.await;
+        tracing::info!(worker_id = %this.id, "delivery worker stopped");
+        Ok(())
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(msg_id = %delivery.msg_id, endpoint_id = %delivery.endpoint_id,
+               app_id = %delivery.app_id, attempt = delivery.attempts_made + 1)
+    )]
+    async fn attempt(
+        &self,
+        delivery: ClaimedDelivery,
+        permit: OwnedSemaphorePermit,
+        outcomes: mpsc::Sender<Outcome>,
+    ) {
+        let result = self.sender.send(&delivery).await;
+        drop(permit);
+        tracing::info!(
+            status = result.status,
+            error_class = result.error_class.map(|c| c.as_str()),
+            duration_ms = result.duration.as_millis() as u64,
+            "attempt"
+        );
+        let outcome = self.outcome(delivery, result);
+        if outcomes.send(outcome).await.is_err() {
+            tracing::error!("outcome recorder stopped before the worker");
+        }
+    }
+
+    fn outcome(&self, delivery: ClaimedDelivery, result: SendResult) -> Outcome {
+        let next = self.retry.next_step(
+            result.verdict,
+            delivery.trigger_type,
+            delivery.attempts_made,
+            chrono::Utc::now(),
+        );
+        let delivered = matches!(next, crate::store::NextStep::Delivered);
+        Outcome {
+            delivery_id: delivery.delivery_id,
+            worker_id: self.id.clone(),
+            attempt: Attempt {
+                id: AttemptId::generate(),
+                msg_id: delivery.msg_id,
+                endpoint_id: delivery.endpoint_id,
+                app_id: delivery.app_id,
+                url: delivery.url,
+                status: if delivered {
+                    DeliveryStatus::Success
+                } else {
+                    DeliveryStatus::Fail
+                },
+                response_status_code: result
+                    .status
+                    .and_then(|s| i16::try_from(s).ok())
+                    .unwrap_or(0),
+                response: result.body,
+                response_duration_ms: i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX),
+                trigger_type: delivery.trigger_type,
+                error_class: result.error_class,
+                created_at: result.started_at,
+            },
+            next,
+            disable_endpoint: result.status == Some(410),
+        }
+    }
+}
