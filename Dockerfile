@@ -3,6 +3,7 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
+COPY build.rs ./
 COPY migrations migrations
 COPY benches benches
 RUN cargo build --release --locked --bin hookline

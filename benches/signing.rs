@@ -1,4 +1,5 @@
 //! Micro-benchmarks of the send path's CPU work.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hookline::domain::EndpointSecret;

@@ -6,6 +6,10 @@ use crate::config::Config;
 use crate::delivery::Worker;
 use crate::store::{self, DynStore};
 use anyhow::Context;
+use axum::ServiceExt;
+use axum::extract::Request;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -107,10 +111,11 @@ impl Application {
                 config: self.config.clone(),
                 auth: self.auth.clone(),
             };
-            let router = api::router(state);
+            // Svix's examples write collection paths with a trailing slash; accept both.
+            let service = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
             let token = shutdown.clone();
             tasks.spawn(async move {
-                axum::serve(listener, router)
+                axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
                     .with_graceful_shutdown(token.cancelled_owned())
                     .await
                     .context("serving the API")

@@ -80,7 +80,7 @@ impl Default for Config {
             endpoint_concurrency: 16,
             main_secret: None,
             log_format: LogFormat::Pretty,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
             claim_batch: 100,
             poll_interval: Duration::from_secs(1),
             max_payload: 1024 * 1024,

@@ -81,7 +81,40 @@ impl Auth {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Middleware: lets a request through only with an accepted bearer token; otherwise a 401
+/// `authentication_failed`. The token is never logged.
+pub async fn require_token(
+    axum::extract::State(auth): axum::extract::State<std::sync::Arc<Auth>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let header = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(token) = header.and_then(bearer_token) else {
+        return super::error::ApiError::Unauthenticated(
+            "an Authorization: Bearer <token> header is required".into(),
+        )
+        .into_response();
+    };
+    if !auth.accepts(token) {
+        return super::error::ApiError::Unauthenticated("the API token is not valid".into())
+            .into_response();
+    }
+    next.run(request).await
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -91,6 +124,15 @@ mod tests {
         assert!(auth.accepts("second-token-abcdef"));
         assert!(!auth.accepts("second-token-abcde"));
         assert!(!auth.accepts(""));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("abc"), None);
     }
 
     #[test]

@@ -1,12 +1,33 @@
 //! The management API: Svix v1-compatible routes, grouped by resource.
+//!
+//! Every route but health requires a bearer token. Request bodies are capped at
+//! `HOOKLINE_MAX_PAYLOAD`; POSTs honour `idempotency-key`. All errors, including unknown
+//! routes and rejected extractors, are `{"code", "detail"}` JSON.
 
+mod applications;
+mod attempts;
 mod auth;
+mod endpoint_ops;
+mod endpoints;
+pub mod error;
+mod event_types;
+pub mod extract;
+mod health;
+pub mod idempotency;
+mod messages;
+pub mod pagination;
+pub mod params;
+mod resolve;
+pub mod wire;
 
 pub use auth::Auth;
 
 use crate::config::Config;
 use crate::store::DynStore;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use error::ApiError;
 use std::sync::Arc;
 
 /// What every handler can reach.
@@ -22,5 +43,31 @@ pub struct ApiState {
 
 /// The whole API as one router.
 pub fn router(state: ApiState) -> Router {
-    Router::new().with_state(state)
+    // `route_layer` runs the middleware only for matched routes, so an unknown path is a
+    // 404 rather than a 401. Layers listed later run first: auth, then idempotency.
+    let authenticated = Router::new()
+        .merge(applications::routes())
+        .merge(endpoints::routes())
+        .merge(endpoint_ops::routes())
+        .merge(event_types::routes())
+        .merge(messages::routes())
+        .merge(attempts::routes())
+        .route_layer(from_fn_with_state(state.clone(), idempotency::middleware))
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require_token));
+    Router::new()
+        .merge(health::routes())
+        .merge(authenticated)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_payload))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

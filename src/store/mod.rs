@@ -14,6 +14,7 @@
 
 mod model;
 mod page;
+pub mod postgres;
 pub mod sqlite;
 
 pub use model::*;
@@ -318,9 +319,13 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(database_url: &str) -> StoreResult<DynStore> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PostgresStore::connect(database_url).await?,
+        ))
     } else {
         Err(StoreError::Corrupt(format!(
-            "unsupported database URL {database_url:?}: only sqlite:// is available in this build"
+            "unsupported database URL {database_url:?}: expected sqlite://, postgres:// or postgresql://"
         )))
     }
 }

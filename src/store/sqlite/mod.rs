@@ -1,49 +1,114 @@
 //! The embedded store: one SQLite file, single writer.
+//!
+//! SQLite allows one writer at a time, so every write goes through a pool of exactly one
+//! connection (no `SQLITE_BUSY` between our own writers) and runs in `BEGIN IMMEDIATE`
+//! transactions (no lock upgrades that could fail against another process). Reads use a
+//! separate pool of read-only connections, which WAL mode lets run beside the writer.
+//! Waiting workers are woken in-process by a [`Notify`]; a worker in another process falls
+//! back to polling, which `wait_for_work`'s timeout already provides.
+
+mod apps;
+mod codec;
+mod delivery;
+mod endpoints;
+mod keys;
+mod listings;
+mod messages;
 
 use super::*;
 use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent readers.
+const READ_CONNECTIONS: u32 = 8;
 
 /// [`Store`] on a SQLite file.
-pub struct SqliteStore {}
+pub struct SqliteStore {
+    /// The single writer connection; all writes go here.
+    write: SqlitePool,
+    /// Read-only connections for queries.
+    read: SqlitePool,
+    /// Wakes `wait_for_work` when deliveries become due.
+    work: Notify,
+}
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at a `sqlite://PATH` URL.
+    /// Opens (creating if missing) the database at a `sqlite://PATH` or `sqlite:PATH` URL.
     ///
     /// # Errors
-    /// If the file cannot be opened.
-    pub async fn connect(_url: &str) -> StoreResult<Self> {
-        todo!()
+    /// If the URL is malformed or the file cannot be opened.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT);
+        // The writer opens first: it creates the file and switches it to WAL, which is a
+        // property of the file, so readers need not set it.
+        let write = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self {
+            write,
+            read,
+            work: Notify::new(),
+        })
+    }
+
+    /// Wakes one waiting worker now, or the next one to wait.
+    fn wake(&self) {
+        self.work.notify_waiters();
+        self.work.notify_one();
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        todo!()
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.write)
+            .await?;
+        Ok(())
     }
 
     async fn api_token_hashes(&self) -> StoreResult<Vec<String>> {
-        todo!()
+        keys::api_token_hashes(self).await
     }
 
     async fn insert_api_token_hash(&self, hash: &str) -> StoreResult<()> {
-        todo!()
+        keys::insert_api_token_hash(self, hash).await
     }
 
     async fn create_application(&self, fields: &ApplicationFields) -> StoreResult<Application> {
-        todo!()
+        apps::create_application(self, fields).await
     }
 
     async fn get_application(&self, key: &str) -> StoreResult<Option<Application>> {
-        todo!()
+        apps::get_application(self, key).await
     }
 
     async fn list_applications(&self, page: &PageRequest) -> StoreResult<Page<Application>> {
-        todo!()
+        apps::list_applications(self, page).await
     }
 
     async fn update_application(
@@ -51,11 +116,11 @@ impl Store for SqliteStore {
         id: &AppId,
         fields: &ApplicationFields,
     ) -> StoreResult<Application> {
-        todo!()
+        apps::update_application(self, id, fields).await
     }
 
     async fn delete_application(&self, id: &AppId) -> StoreResult<()> {
-        todo!()
+        apps::delete_application(self, id).await
     }
 
     async fn create_endpoint(
@@ -65,11 +130,11 @@ impl Store for SqliteStore {
         secret: &crate::domain::EndpointSecret,
         headers: &BTreeMap<String, String>,
     ) -> StoreResult<Endpoint> {
-        todo!()
+        endpoints::create(self, app_id, fields, secret, headers).await
     }
 
     async fn get_endpoint(&self, app_id: &AppId, key: &str) -> StoreResult<Option<Endpoint>> {
-        todo!()
+        endpoints::get(self, app_id, key).await
     }
 
     async fn list_endpoints(
@@ -77,7 +142,7 @@ impl Store for SqliteStore {
         app_id: &AppId,
         page: &PageRequest,
     ) -> StoreResult<Page<Endpoint>> {
-        todo!()
+        endpoints::list(self, app_id, page).await
     }
 
     async fn update_endpoint(
@@ -86,11 +151,11 @@ impl Store for SqliteStore {
         id: &EndpointId,
         fields: &EndpointFields,
     ) -> StoreResult<Endpoint> {
-        todo!()
+        endpoints::update(self, app_id, id, fields).await
     }
 
     async fn delete_endpoint(&self, app_id: &AppId, id: &EndpointId) -> StoreResult<()> {
-        todo!()
+        endpoints::delete(self, app_id, id).await
     }
 
     async fn set_endpoint_headers(
@@ -99,7 +164,7 @@ impl Store for SqliteStore {
         id: &EndpointId,
         headers: &BTreeMap<String, String>,
     ) -> StoreResult<()> {
-        todo!()
+        endpoints::set_headers(self, app_id, id, headers).await
     }
 
     async fn rotate_endpoint_secret(
@@ -109,7 +174,7 @@ impl Store for SqliteStore {
         new: &crate::domain::EndpointSecret,
         grace: Duration,
     ) -> StoreResult<()> {
-        todo!()
+        endpoints::rotate_secret(self, app_id, id, new, grace).await
     }
 
     async fn endpoint_stats(
@@ -119,7 +184,7 @@ impl Store for SqliteStore {
         since: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
     ) -> StoreResult<EndpointStats> {
-        todo!()
+        endpoints::stats(self, app_id, id, since, until).await
     }
 
     async fn create_event_type(
@@ -127,11 +192,11 @@ impl Store for SqliteStore {
         name: &EventTypeName,
         fields: &EventTypeFields,
     ) -> StoreResult<EventType> {
-        todo!()
+        apps::create_event_type(self, name, fields).await
     }
 
     async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>> {
-        todo!()
+        apps::get_event_type(self, name).await
     }
 
     async fn list_event_types(
@@ -139,7 +204,7 @@ impl Store for SqliteStore {
         page: &PageRequest,
         include_archived: bool,
     ) -> StoreResult<Page<EventType>> {
-        todo!()
+        apps::list_event_types(self, page, include_archived).await
     }
 
     async fn update_event_type(
@@ -147,15 +212,19 @@ impl Store for SqliteStore {
         name: &EventTypeName,
         fields: &EventTypeFields,
     ) -> StoreResult<EventType> {
-        todo!()
+        apps::update_event_type(self, name, fields).await
     }
 
     async fn archive_event_type(&self, name: &EventTypeName) -> StoreResult<()> {
-        todo!()
+        apps::archive_event_type(self, name).await
     }
 
     async fn create_message(&self, message: &NewMessage) -> StoreResult<usize> {
-        todo!()
+        let created = messages::create(self, message, None).await?;
+        if created > 0 {
+            self.wake();
+        }
+        Ok(created)
     }
 
     async fn create_message_for_endpoint(
@@ -163,11 +232,13 @@ impl Store for SqliteStore {
         message: &NewMessage,
         endpoint_id: &EndpointId,
     ) -> StoreResult<()> {
-        todo!()
+        messages::create(self, message, Some(endpoint_id)).await?;
+        self.wake();
+        Ok(())
     }
 
     async fn get_message(&self, app_id: &AppId, key: &str) -> StoreResult<Option<Message>> {
-        todo!()
+        messages::get(self, app_id, key).await
     }
 
     async fn list_messages(
@@ -176,11 +247,11 @@ impl Store for SqliteStore {
         filter: &MessageFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        todo!()
+        messages::list(self, app_id, filter, page).await
     }
 
     async fn expunge_message_content(&self, app_id: &AppId, id: &MessageId) -> StoreResult<()> {
-        todo!()
+        messages::expunge(self, app_id, id).await
     }
 
     async fn list_attempts(
@@ -189,7 +260,7 @@ impl Store for SqliteStore {
         filter: &AttemptFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Attempt>> {
-        todo!()
+        listings::attempts(self, app_id, filter, page).await
     }
 
     async fn get_attempt(
@@ -198,7 +269,7 @@ impl Store for SqliteStore {
         msg_id: &MessageId,
         id: &AttemptId,
     ) -> StoreResult<Option<Attempt>> {
-        todo!()
+        listings::get_attempt(self, app_id, msg_id, id).await
     }
 
     async fn expunge_attempt_content(
@@ -207,7 +278,7 @@ impl Store for SqliteStore {
         msg_id: &MessageId,
         id: &AttemptId,
     ) -> StoreResult<()> {
-        todo!()
+        listings::expunge_attempt(self, app_id, msg_id, id).await
     }
 
     async fn list_attempted_destinations(
@@ -216,7 +287,7 @@ impl Store for SqliteStore {
         msg_id: &MessageId,
         page: &PageRequest,
     ) -> StoreResult<Page<(Endpoint, DeliveryState)>> {
-        todo!()
+        listings::attempted_destinations(self, app_id, msg_id, page).await
     }
 
     async fn list_attempted_messages(
@@ -226,7 +297,7 @@ impl Store for SqliteStore {
         filter: &MessageFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<(Message, DeliveryState)>> {
-        todo!()
+        listings::attempted_messages(self, app_id, endpoint_id, filter, page).await
     }
 
     async fn resend(
@@ -235,7 +306,9 @@ impl Store for SqliteStore {
         msg_id: &MessageId,
         endpoint_id: &EndpointId,
     ) -> StoreResult<()> {
-        todo!()
+        delivery::resend(self, app_id, msg_id, endpoint_id).await?;
+        self.wake();
+        Ok(())
     }
 
     async fn recover(
@@ -245,7 +318,11 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> StoreResult<u64> {
-        todo!()
+        let queued = delivery::recover(self, app_id, endpoint_id, since, until).await?;
+        if queued > 0 {
+            self.wake();
+        }
+        Ok(queued)
     }
 
     async fn claim(
@@ -254,19 +331,23 @@ impl Store for SqliteStore {
         limit: usize,
         lease: Duration,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        todo!()
+        delivery::claim(self, worker_id, limit, lease).await
     }
 
     async fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()> {
-        todo!()
+        delivery::record_outcomes(self, outcomes).await
     }
 
     async fn release(&self, worker_id: &str, delivery_ids: &[i64]) -> StoreResult<()> {
-        todo!()
+        if delivery::release(self, worker_id, delivery_ids).await? > 0 {
+            self.wake();
+        }
+        Ok(())
     }
 
     async fn wait_for_work(&self, timeout: Duration) {
-        todo!()
+        // Elapsing is the polling fallback, not an error.
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
     }
 
     async fn idempotency_begin(
@@ -274,14 +355,14 @@ impl Store for SqliteStore {
         key: &str,
         fingerprint: &str,
     ) -> StoreResult<IdempotencyState> {
-        todo!()
+        keys::idempotency_begin(self, key, fingerprint).await
     }
 
     async fn idempotency_complete(&self, key: &str, response: &StoredResponse) -> StoreResult<()> {
-        todo!()
+        keys::idempotency_complete(self, key, response).await
     }
 
     async fn idempotency_abandon(&self, key: &str) -> StoreResult<()> {
-        todo!()
+        keys::idempotency_abandon(self, key).await
     }
 }

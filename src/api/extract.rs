@@ -1,0 +1,259 @@
+//! Extractors whose every rejection is an [`ApiError`], so clients always get `{code, detail}`:
+//! malformed JSON is a 400, JSON of the wrong shape or with invalid values a 422 naming the
+//! field, an oversize body a 413.
+
+use super::error::ApiError;
+use super::params::{FromQuery, QueryParams};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// A JSON request body, or a JSON response. Content-type is not checked on requests (curl's
+/// default form type works); unknown fields are ignored, as Svix does.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON request body that may be absent: an empty body reads as `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+/// Path parameters, with rejections in the API's error shape.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+/// Query parameters parsed by `T`'s [`FromQuery`], which names the offending parameter.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+/// Maps a failure to read the body: over the configured limit is a 413.
+pub fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(limit)
+    } else {
+        ApiError::BadRequest("the request body could not be read".into())
+    }
+}
+
+/// Drops serde_json's " at line 1 column 17" suffix, which says nothing useful about a value
+/// that was well-formed JSON but not acceptable.
+fn without_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i)
+            if message[i + 9..]
+                .split(" column ")
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            &message[..i]
+        }
+        _ => message,
+    }
+}
+
+/// Parses a JSON body: syntax errors are 400 `bad_request`, type and value errors 422
+/// `validation` with the path of the field (`application.name: invalid type…`).
+///
+/// # Errors
+/// As above.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => {
+            let cause = std::error::Error::source(&rejection)
+                .map_or_else(|| rejection.body_text(), ToString::to_string);
+            Err(match rejection {
+                JsonRejection::JsonDataError(_) => {
+                    ApiError::Validation(without_position(&cause).to_owned())
+                }
+                _ => ApiError::BadRequest(format!("the body is not valid JSON: {cause}")),
+            })
+        }
+    }
+}
+
+/// The body limit that applies to `req` (the router installs `DefaultBodyLimit`).
+fn limit_of<S>(state: &S) -> usize
+where
+    super::ApiState: axum::extract::FromRef<S>,
+{
+    <super::ApiState as axum::extract::FromRef<S>>::from_ref(state)
+        .config
+        .max_payload
+}
+
+async fn read_body<S>(req: Request, state: &S) -> Result<Bytes, ApiError>
+where
+    S: Send + Sync,
+    super::ApiState: axum::extract::FromRef<S>,
+{
+    let limit = limit_of(state);
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|r| body_rejection(r, limit))
+}
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+    super::ApiState: axum::extract::FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest(
+                "a JSON request body is required".into(),
+            ));
+        }
+        parse_json(&bytes).map(Json)
+    }
+}
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+    super::ApiState: axum::extract::FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::Validation(format!(
+                "path: {}",
+                std::error::Error::source(&rejection)
+                    .map_or_else(|| rejection.body_text(), ToString::to_string)
+            ))),
+        }
+    }
+}
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: FromQuery,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let params = QueryParams::parse(parts.uri.query().unwrap_or(""));
+        T::from_query(&params).map(Query)
+    }
+}
+
+/// Checks a path segment that names an application, endpoint or message by id or uid: the
+/// reference allows `[a-zA-Z0-9-_.]`, 1 to 256 characters.
+///
+/// # Errors
+/// A 422 naming the parameter.
+pub fn check_key(param: &str, key: &str) -> Result<(), ApiError> {
+    crate::domain::Uid::parse(key)
+        .map(drop)
+        .map_err(|e| ApiError::validation(param, e.0.replacen("uid", "value", 1)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Inner {
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Outer {
+        event_type: crate::domain::EventTypeName,
+        application: Option<Inner>,
+        payload: Box<serde_json::value::RawValue>,
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Outer>(b"{\"eventType\": ").unwrap_err();
+        assert_eq!(err.code(), "bad_request", "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_bad_values_are_validation_errors_naming_the_field() {
+        let err = parse_json::<Outer>(br#"{"eventType": 5, "payload": {}}"#).unwrap_err();
+        assert_eq!(err.code(), "validation");
+        assert!(
+            err.to_string().starts_with("eventType: invalid type"),
+            "{err}"
+        );
+
+        let err = parse_json::<Outer>(br#"{"eventType": "a b", "payload": {}}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("eventType: event type may contain only"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("at line"), "{err}");
+
+        let err = parse_json::<Outer>(br#"{"eventType": "a", "payload": {}, "application": {}}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("application: missing field `name`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn raw_payloads_keep_their_exact_bytes() {
+        let body = br#"{"eventType": "a", "payload": {"b":1,  "a" : [1.50, "x"]}}"#;
+        let parsed: Outer = parse_json(body).unwrap();
+        assert_eq!(parsed.payload.get(), r#"{"b":1,  "a" : [1.50, "x"]}"#);
+    }
+
+    #[test]
+    fn position_suffixes_are_dropped_only_when_they_are_positions() {
+        assert_eq!(without_position("bad at line 1 column 5"), "bad");
+        assert_eq!(without_position("look at line art"), "look at line art");
+    }
+
+    #[test]
+    fn keys_must_use_the_uid_alphabet() {
+        assert!(check_key("app_id", "app_2x.y-z").is_ok());
+        let err = check_key("app_id", "a b").unwrap_err();
+        assert!(
+            err.to_string().starts_with("app_id: value may contain"),
+            "{err}"
+        );
+        assert!(check_key("app_id", &"a".repeat(257)).is_err());
+    }
+}

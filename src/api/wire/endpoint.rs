@@ -1,0 +1,275 @@
+//! Endpoints on the wire: create/update/patch bodies and `EndpointOut`.
+
+use super::{nullable, throttle_rate, unique_list};
+use crate::api::error::ApiError;
+use crate::domain::{Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, Uid};
+use crate::store::{Endpoint, EndpointFields, Metadata};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Most channels an endpoint may subscribe to.
+const MAX_ENDPOINT_CHANNELS: usize = 10;
+/// Most event types an endpoint filter may name.
+const MAX_EVENT_TYPES: usize = 1_000;
+
+/// Body of `POST /app/{app_id}/endpoint`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointIn {
+    /// Receiver URL.
+    pub url: String,
+    /// Human description, empty when absent.
+    pub description: Option<String>,
+    /// Created disabled.
+    pub disabled: Option<bool>,
+    /// Event types to receive; absent for all.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Channels to receive; absent for all.
+    pub channels: Option<Vec<Channel>>,
+    /// Messages per second.
+    pub throttle_rate: Option<u16>,
+    /// Alias usable in paths.
+    pub uid: Option<Uid>,
+    /// Labels.
+    pub metadata: Option<Metadata>,
+    /// Signing secret (`whsec_…` or bare base64); generated when absent.
+    pub secret: Option<String>,
+    /// Custom headers (as the newer Svix SDKs send), validated like `PUT …/headers`.
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// Body of `PUT /app/{app_id}/endpoint/{endpoint_id}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointUpdate {
+    /// Receiver URL.
+    pub url: String,
+    /// Human description.
+    pub description: Option<String>,
+    /// Disabled flag.
+    pub disabled: Option<bool>,
+    /// Event-type filter.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Channel filter.
+    pub channels: Option<Vec<Channel>>,
+    /// Messages per second.
+    pub throttle_rate: Option<u16>,
+    /// Alias.
+    pub uid: Option<Uid>,
+    /// Labels.
+    pub metadata: Option<Metadata>,
+}
+
+/// Body of `PATCH /app/{app_id}/endpoint/{endpoint_id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPatch {
+    /// New URL.
+    pub url: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// Enable (`false`) or disable (`true`).
+    pub disabled: Option<bool>,
+    /// New event-type filter, `null` for all.
+    #[serde(default, deserialize_with = "nullable")]
+    pub event_types: Option<Option<Vec<EventTypeName>>>,
+    /// New channel filter, `null` for all.
+    #[serde(default, deserialize_with = "nullable")]
+    pub channels: Option<Option<Vec<Channel>>>,
+    /// New rate, `null` for none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub throttle_rate: Option<Option<u16>>,
+    /// New uid, `null` to remove.
+    #[serde(default, deserialize_with = "nullable")]
+    pub uid: Option<Option<Uid>>,
+    /// New labels.
+    pub metadata: Option<Metadata>,
+}
+
+/// An endpoint as returned by every endpoint operation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointOut {
+    /// Stable id.
+    pub id: EndpointId,
+    /// Alias.
+    pub uid: Option<Uid>,
+    /// Receiver URL.
+    pub url: EndpointUrl,
+    /// Description.
+    pub description: String,
+    /// Whether deliveries are suspended.
+    pub disabled: bool,
+    /// Event-type filter; `null` means all.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Channel filter; `null` means all.
+    pub channels: Option<Vec<Channel>>,
+    /// Messages per second.
+    pub throttle_rate: Option<u16>,
+    /// Labels.
+    pub metadata: Metadata,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn url(raw: &str) -> Result<EndpointUrl, ApiError> {
+    EndpointUrl::parse(raw).map_err(|e| ApiError::validation("url", e))
+}
+
+fn event_types(v: Option<Vec<EventTypeName>>) -> Result<Option<Vec<EventTypeName>>, ApiError> {
+    v.map(|t| unique_list("eventTypes", t, MAX_EVENT_TYPES))
+        .transpose()
+}
+
+fn channels(v: Option<Vec<Channel>>) -> Result<Option<Vec<Channel>>, ApiError> {
+    v.map(|c| unique_list("channels", c, MAX_ENDPOINT_CHANNELS))
+        .transpose()
+}
+
+/// Refuses uids that look like endpoint ids, which paths could not tell apart.
+pub(crate) fn check_uid(uid: Option<Uid>) -> Result<Option<Uid>, ApiError> {
+    match uid {
+        Some(u) if EndpointId::parse(u.as_str()).is_some() => Err(ApiError::validation(
+            "uid",
+            "must not have the form of an endpoint id (ep_…)",
+        )),
+        other => Ok(other),
+    }
+}
+
+impl EndpointUpdate {
+    /// The store fields this body describes.
+    ///
+    /// # Errors
+    /// A 422 naming the first bad field.
+    pub fn into_fields(self) -> Result<EndpointFields, ApiError> {
+        Ok(EndpointFields {
+            uid: check_uid(self.uid)?,
+            url: url(&self.url)?,
+            description: self.description.unwrap_or_default(),
+            disabled: self.disabled.unwrap_or(false),
+            event_types: event_types(self.event_types)?,
+            channels: channels(self.channels)?,
+            throttle_rate: throttle_rate(self.throttle_rate)?,
+            metadata: self.metadata.unwrap_or_default(),
+        })
+    }
+}
+
+impl EndpointIn {
+    /// The fields, the secret (given or generated) and the validated headers.
+    ///
+    /// # Errors
+    /// A 422 naming the first bad field.
+    pub fn into_parts(
+        self,
+    ) -> Result<(EndpointFields, EndpointSecret, BTreeMap<String, String>), ApiError> {
+        let secret = match self.secret.as_deref() {
+            Some(s) => EndpointSecret::parse(s).map_err(|e| ApiError::validation("secret", e))?,
+            None => EndpointSecret::generate(),
+        };
+        let headers = super::validate_headers(self.headers.unwrap_or_default())?;
+        let fields = EndpointUpdate {
+            url: self.url,
+            description: self.description,
+            disabled: self.disabled,
+            event_types: self.event_types,
+            channels: self.channels,
+            throttle_rate: self.throttle_rate,
+            uid: self.uid,
+            metadata: self.metadata,
+        }
+        .into_fields()?;
+        Ok((fields, secret, headers))
+    }
+}
+
+impl EndpointPatch {
+    /// `current` with this patch applied.
+    ///
+    /// # Errors
+    /// A 422 naming the first bad field.
+    pub fn apply(self, current: &Endpoint) -> Result<EndpointFields, ApiError> {
+        Ok(EndpointFields {
+            uid: match self.uid {
+                Some(uid) => check_uid(uid)?,
+                None => current.uid.clone(),
+            },
+            url: match self.url.as_deref() {
+                Some(raw) => url(raw)?,
+                None => current.url.clone(),
+            },
+            description: self
+                .description
+                .unwrap_or_else(|| current.description.clone()),
+            disabled: self.disabled.unwrap_or(current.disabled),
+            event_types: match self.event_types {
+                Some(types) => event_types(types)?,
+                None => current.event_types.clone(),
+            },
+            channels: match self.channels {
+                Some(c) => channels(c)?,
+                None => current.channels.clone(),
+            },
+            throttle_rate: match self.throttle_rate {
+                Some(rate) => throttle_rate(rate)?,
+                None => current.throttle_rate,
+            },
+            metadata: self.metadata.unwrap_or_else(|| current.metadata.clone()),
+        })
+    }
+}
+
+impl From<Endpoint> for EndpointOut {
+    fn from(ep: Endpoint) -> Self {
+        Self {
+            id: ep.id,
+            uid: ep.uid,
+            url: ep.url,
+            description: ep.description,
+            disabled: ep.disabled,
+            event_types: ep.event_types,
+            channels: ep.channels,
+            throttle_rate: ep.throttle_rate,
+            metadata: ep.metadata,
+            created_at: ep.created_at,
+            updated_at: ep.updated_at,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::extract::parse_json;
+
+    #[test]
+    fn creation_validates_url_secret_and_lists() {
+        let ok: EndpointIn = parse_json(
+            br#"{"url": "https://example.com/h", "eventTypes": ["a", "a", "b"],
+                 "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#,
+        )
+        .unwrap();
+        let (fields, _, headers) = ok.into_parts().unwrap();
+        assert_eq!(fields.event_types.unwrap().len(), 2);
+        assert!(headers.is_empty() && !fields.disabled);
+
+        for (body, field) in [
+            (r#"{"url": "ftp://x"}"#, "url:"),
+            (r#"{"url": "https://x", "secret": "short"}"#, "secret:"),
+            (r#"{"url": "https://x", "channels": []}"#, "channels:"),
+            (
+                r#"{"url": "https://x", "throttleRate": 0}"#,
+                "throttleRate:",
+            ),
+        ] {
+            let parsed: EndpointIn = parse_json(body.as_bytes()).unwrap();
+            let err = parsed.into_parts().unwrap_err();
+            assert!(err.to_string().starts_with(field), "{body}: {err}");
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The fleet store: one Postgres database shared by any number of API and worker processes.
+//!
+//! Everything that must agree across processes is decided by the database: uniqueness
+//! (ids, uids, `eventId`, idempotency keys) by unique indices, and who delivers what by
+//! leases taken with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait for or
+//! collide with each other. Idle workers are woken by `LISTEN/NOTIFY` (see `notify`), with
+//! the caller's poll interval as the fallback. No transaction is held open across a call.
+//!
+//! Behaviour matches the SQLite store operation for operation (one conformance suite runs
+//! against both); the schema is the same in native types (`migrations/postgres`).
+
+mod apps;
+mod codec;
+mod delivery;
+mod endpoints;
+mod keys;
+mod listings;
+mod messages;
+mod notify;
+
+use super::*;
+use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Connections in the query pool when none is configured: enough for a worker's claim,
+/// recorder and API traffic at once, small enough for many processes on one server.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// [`Store`] on a Postgres database.
+pub struct PostgresStore {
+    /// Every query runs on this pool; transactions never outlive a call.
+    pool: PgPool,
+    /// `LISTEN/NOTIFY` wake-ups for `wait_for_work`, on a connection of its own.
+    wakeup: notify::Wakeup,
+}
+
+impl PostgresStore {
+    /// Connects to the database at a `postgres://` or `postgresql://` URL with a pool of
+    /// [`DEFAULT_POOL_SIZE`] connections. Migrations are not applied; call `migrate`.
+    ///
+    /// # Errors
+    /// If the URL is malformed or the server cannot be reached.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with_pool_size(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// Like [`connect`](Self::connect) with at most `max_connections` pooled connections
+    /// (the `LISTEN` connection comes on top).
+    ///
+    /// # Errors
+    /// If the URL is malformed or the server cannot be reached.
+    pub async fn connect_with_pool_size(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect(url)
+            .await?;
+        let wakeup = notify::Wakeup::new((*pool.connect_options()).clone());
+        Ok(Self { pool, wakeup })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        // sqlx takes an advisory lock, so processes starting together migrate once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn api_token_hashes(&self) -> StoreResult<Vec<String>> {
+        keys::api_token_hashes(self).await
+    }
+
+    async fn insert_api_token_hash(&self, hash: &str) -> StoreResult<()> {
+        keys::insert_api_token_hash(self, hash).await
+    }
+
+    async fn create_application(&self, fields: &ApplicationFields) -> StoreResult<Application> {
+        apps::create_application(self, fields).await
+    }
+
+    async fn get_application(&self, key: &str) -> StoreResult<Option<Application>> {
+        apps::get_application(self, key).await
+    }
+
+    async fn list_applications(&self, page: &PageRequest) -> StoreResult<Page<Application>> {
+        apps::list_applications(self, page).await
+    }
+
+    async fn update_application(
+        &self,
+        id: &AppId,
+        fields: &ApplicationFields,
+    ) -> StoreResult<Application> {
+        apps::update_application(self, id, fields).await
+    }
+
+    async fn delete_application(&self, id: &AppId) -> StoreResult<()> {
+        apps::delete_application(self, id).await
+    }
+
+    async fn create_endpoint(
+        &self,
+        app_id: &AppId,
+        fields: &EndpointFields,
+        secret: &crate::domain::EndpointSecret,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<Endpoint> {
+        endpoints::create(self, app_id, fields, secret, headers).await
+    }
+
+    async fn get_endpoint(&self, app_id: &AppId, key: &str) -> StoreResult<Option<Endpoint>> {
+        endpoints::get(self, app_id, key).await
+    }
+
+    async fn list_endpoints(
+        &self,
+        app_id: &AppId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Endpoint>> {
+        endpoints::list(self, app_id, page).await
+    }
+
+    async fn update_endpoint(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        fields: &EndpointFields,
+    ) -> StoreResult<Endpoint> {
+        endpoints::update(self, app_id, id, fields).await
+    }
+
+    async fn delete_endpoint(&self, app_id: &AppId, id: &EndpointId) -> StoreResult<()> {
+        endpoints::delete(self, app_id, id).await
+    }
+
+    async fn set_endpoint_headers(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        headers: &BTreeMap<String, String>,
+    ) -> StoreResult<()> {
+        endpoints::set_headers(self, app_id, id, headers).await
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        new: &crate::domain::EndpointSecret,
+        grace: Duration,
+    ) -> StoreResult<()> {
+        endpoints::rotate_secret(self, app_id, id, new, grace).await
+    }
+
+    async fn endpoint_stats(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<EndpointStats> {
+        endpoints::stats(self, app_id, id, since, until).await
+    }
+
+    async fn create_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: &EventTypeFields,
+    ) -> StoreResult<EventType> {
+        apps::create_event_type(self, name, fields).await
+    }
+
+    async fn get_event_type(&self, name: &EventTypeName) -> StoreResult<Option<EventType>> {
+        apps::get_event_type(self, name).await
+    }
+
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>> {
+        apps::list_event_types(self, page, include_archived).await
+    }
+
+    async fn update_event_type(
+        &self,
+        name: &EventTypeName,
+        fields: &EventTypeFields,
+    ) -> StoreResult<EventType> {
+        apps::update_event_type(self, name, fields).await
+    }
+
+    async fn archive_event_type(&self, name: &EventTypeName) -> StoreResult<()> {
+        apps::archive_event_type(self, name).await
+    }
+
+    async fn create_message(&self, message: &NewMessage) -> StoreResult<usize> {
+        messages::create(self, message, None).await
+    }
+
+    async fn create_message_for_endpoint(
+        &self,
+        message: &NewMessage,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<()> {
+        messages::create(self, message, Some(endpoint_id)).await?;
+        Ok(())
+    }
+
+    async fn get_message(&self, app_id: &AppId, key: &str) -> StoreResult<Option<Message>> {
+        messages::get(self, app_id, key).await
+    }
+
+    async fn list_messages(
+        &self,
+        app_id: &AppId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        messages::list(self, app_id, filter, page).await
+    }
+
+    async fn expunge_message_content(&self, app_id: &AppId, id: &MessageId) -> StoreResult<()> {
+        messages::expunge(self, app_id, id).await
+    }
+
+    async fn list_attempts(
+        &self,
+        app_id: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        listings::attempts(self, app_id, filter, page).await
+    }
+
+    async fn get_attempt(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<Option<Attempt>> {
+        listings::get_attempt(self, app_id, msg_id, id).await
+    }
+
+    async fn expunge_attempt_content(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        id: &AttemptId,
+    ) -> StoreResult<()> {
+        listings::expunge_attempt(self, app_id, msg_id, id).await
+    }
+
+    async fn list_attempted_destinations(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Endpoint, DeliveryState)>> {
+        listings::attempted_destinations(self, app_id, msg_id, page).await
+    }
+
+    async fn list_attempted_messages(
+        &self,
+        app_id: &AppId,
+        endpoint_id: &EndpointId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Message, DeliveryState)>> {
+        listings::attempted_messages(self, app_id, endpoint_id, filter, page).await
+    }
+
+    async fn resend(
+        &self,
+        app_id: &AppId,
+        msg_id: &MessageId,
+        endpoint_id: &EndpointId,
+    ) -> StoreResult<()> {
+        delivery::resend(self, app_id, msg_id, endpoint_id).await
+    }
+
+    async fn recover(
+        &self,
+        app_id: &AppId,
+        endpoint_id: &EndpointId,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<u64> {
+        delivery::recover(self, app_id, endpoint_id, since, until).await
+    }
+
+    async fn claim(
+        &self,
+        worker_id: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        delivery::claim(self, worker_id, limit, lease).await
+    }
+
+    async fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()> {
+        delivery::record_outcomes(self, outcomes).await
+    }
+
+    async fn release(&self, worker_id: &str, delivery_ids: &[i64]) -> StoreResult<()> {
+        delivery::release(self, worker_id, delivery_ids).await?;
+        Ok(())
+    }
+
+    async fn wait_for_work(&self, timeout: Duration) {
+        self.wakeup.wait(timeout).await;
+    }
+
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<IdempotencyState> {
+        keys::idempotency_begin(self, key, fingerprint).await
+    }
+
+    async fn idempotency_complete(&self, key: &str, response: &StoredResponse) -> StoreResult<()> {
+        keys::idempotency_complete(self, key, response).await
+    }
+
+    async fn idempotency_abandon(&self, key: &str) -> StoreResult<()> {
+        keys::idempotency_abandon(self, key).await
+    }
+}

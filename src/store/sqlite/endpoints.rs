@@ -1,0 +1,238 @@
+//! Endpoints: CRUD, headers, secret rotation and delivery statistics.
+
+use super::SqliteStore;
+use super::codec::{
+    ENDPOINT_COLS, StoredRetired, affected, col, duration_ms, endpoint, json_col, ms, now_ms,
+    push_page, to_json, to_json_opt, write_err,
+};
+use crate::domain::{AppId, EndpointId, EndpointSecret};
+use crate::store::{
+    DeliveryStatus, Endpoint, EndpointFields, EndpointStats, Page, PageRequest, StoreError,
+    StoreResult,
+};
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const ENDPOINT_UID_TAKEN: &str = "an endpoint with this uid already exists in this application";
+
+/// `NotFound` if the application does not exist.
+pub(super) async fn create(
+    db: &SqliteStore,
+    app_id: &AppId,
+    fields: &EndpointFields,
+    secret: &EndpointSecret,
+    headers: &BTreeMap<String, String>,
+) -> StoreResult<Endpoint> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO endpoints
+             (id, app_id, uid, url, description, disabled, event_types, channels,
+              throttle_rate, metadata, headers, secret, retired_secrets, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)
+         RETURNING *",
+    )
+    .bind(EndpointId::generate().as_str())
+    .bind(app_id.as_str())
+    .bind(fields.uid.as_ref().map(|u| u.as_str()))
+    .bind(fields.url.as_str())
+    .bind(&fields.description)
+    .bind(fields.disabled)
+    .bind(to_json_opt(fields.event_types.as_ref())?)
+    .bind(to_json_opt(fields.channels.as_ref())?)
+    .bind(fields.throttle_rate)
+    .bind(to_json(&fields.metadata)?)
+    .bind(to_json(headers)?)
+    .bind(secret.expose())
+    .bind(now)
+    .bind(now)
+    .fetch_one(&db.write)
+    .await
+    .map_err(write_err(ENDPOINT_UID_TAKEN))?;
+    endpoint(&row, now)
+}
+
+/// Matches the id first, then the uid.
+pub(super) async fn get(
+    db: &SqliteStore,
+    app_id: &AppId,
+    key: &str,
+) -> StoreResult<Option<Endpoint>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ENDPOINT_COLS} FROM endpoints e
+         WHERE e.app_id = ?1 AND (e.id = ?2 OR e.uid = ?2)
+         ORDER BY e.id = ?2 DESC LIMIT 1"
+    ))
+    .bind(app_id.as_str())
+    .bind(key)
+    .fetch_optional(&db.read)
+    .await?;
+    row.map(|r| endpoint(&r, now_ms())).transpose()
+}
+
+pub(super) async fn list(
+    db: &SqliteStore,
+    app_id: &AppId,
+    page: &PageRequest,
+) -> StoreResult<Page<Endpoint>> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {ENDPOINT_COLS} FROM endpoints e WHERE e.app_id = "
+    ));
+    qb.push_bind(app_id.as_str());
+    push_page(&mut qb, "e.id", page);
+    let rows = qb.build().fetch_all(&db.read).await?;
+    let now = now_ms();
+    let items = rows
+        .iter()
+        .map(|r| endpoint(r, now))
+        .collect::<StoreResult<_>>()?;
+    Ok(Page::from_rows(items, page))
+}
+
+pub(super) async fn update(
+    db: &SqliteStore,
+    app_id: &AppId,
+    id: &EndpointId,
+    fields: &EndpointFields,
+) -> StoreResult<Endpoint> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "UPDATE endpoints
+         SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
+             throttle_rate = ?, metadata = ?, updated_at = ?
+         WHERE app_id = ? AND id = ?
+         RETURNING *",
+    )
+    .bind(fields.uid.as_ref().map(|u| u.as_str()))
+    .bind(fields.url.as_str())
+    .bind(&fields.description)
+    .bind(fields.disabled)
+    .bind(to_json_opt(fields.event_types.as_ref())?)
+    .bind(to_json_opt(fields.channels.as_ref())?)
+    .bind(fields.throttle_rate)
+    .bind(to_json(&fields.metadata)?)
+    .bind(now)
+    .bind(app_id.as_str())
+    .bind(id.as_str())
+    .fetch_optional(&db.write)
+    .await
+    .map_err(write_err(ENDPOINT_UID_TAKEN))?;
+    endpoint(&row.ok_or(StoreError::NotFound)?, now)
+}
+
+/// Deliveries and attempts go with it (`ON DELETE CASCADE`).
+pub(super) async fn delete(db: &SqliteStore, app_id: &AppId, id: &EndpointId) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM endpoints WHERE app_id = ? AND id = ?")
+        .bind(app_id.as_str())
+        .bind(id.as_str())
+        .execute(&db.write)
+        .await?;
+    affected(done.rows_affected())
+}
+
+pub(super) async fn set_headers(
+    db: &SqliteStore,
+    app_id: &AppId,
+    id: &EndpointId,
+    headers: &BTreeMap<String, String>,
+) -> StoreResult<()> {
+    let done =
+        sqlx::query("UPDATE endpoints SET headers = ?, updated_at = ? WHERE app_id = ? AND id = ?")
+            .bind(to_json(headers)?)
+            .bind(now_ms())
+            .bind(app_id.as_str())
+            .bind(id.as_str())
+            .execute(&db.write)
+            .await?;
+    affected(done.rows_affected())
+}
+
+/// The current key joins the retired ones until `now + grace` (a zero grace retires it at
+/// once); retired keys already past their grace are dropped.
+pub(super) async fn rotate_secret(
+    db: &SqliteStore,
+    app_id: &AppId,
+    id: &EndpointId,
+    new: &EndpointSecret,
+    grace: Duration,
+) -> StoreResult<()> {
+    let now = now_ms();
+    let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
+    let row =
+        sqlx::query("SELECT secret, retired_secrets FROM endpoints WHERE app_id = ? AND id = ?")
+            .bind(app_id.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+    let mut retired: Vec<StoredRetired> = json_col(&row, "retired_secrets")?;
+    retired.retain(|r| r.expires_at > now);
+    let expires_at = now.saturating_add(duration_ms(grace));
+    if expires_at > now {
+        retired.push(StoredRetired {
+            secret: col(&row, "secret")?,
+            expires_at,
+        });
+    }
+    sqlx::query(
+        "UPDATE endpoints SET secret = ?, retired_secrets = ?, updated_at = ?
+         WHERE app_id = ? AND id = ?",
+    )
+    .bind(new.expose())
+    .bind(to_json(&retired)?)
+    .bind(now)
+    .bind(app_id.as_str())
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Counts by delivery status, for messages created in `[since, until)`. `NotFound` if the
+/// endpoint does not exist in the application.
+pub(super) async fn stats(
+    db: &SqliteStore,
+    app_id: &AppId,
+    id: &EndpointId,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> StoreResult<EndpointStats> {
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM endpoints WHERE app_id = ? AND id = ?")
+            .bind(app_id.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&db.read)
+            .await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT d.status, COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.msg_id
+         WHERE d.endpoint_id = ?1
+           AND (?2 IS NULL OR m.created_at >= ?2)
+           AND (?3 IS NULL OR m.created_at < ?3)
+         GROUP BY d.status",
+    )
+    .bind(id.as_str())
+    .bind(since.map(ms))
+    .bind(until.map(ms))
+    .fetch_all(&db.read)
+    .await?;
+    let mut stats = EndpointStats::default();
+    for (status, count) in rows {
+        match DeliveryStatus::from_i64(status) {
+            Some(DeliveryStatus::Success) => stats.success = count,
+            Some(DeliveryStatus::Pending) => stats.pending = count,
+            Some(DeliveryStatus::Fail) => stats.fail = count,
+            Some(DeliveryStatus::Sending) => stats.sending = count,
+            None => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown delivery status {status}"
+                )));
+            }
+        }
+    }
+    Ok(stats)
+}

@@ -1,0 +1,181 @@
+//! Messages: the fan-out transaction, lookups and listings.
+
+use super::SqliteStore;
+use super::codec::{
+    CHUNK, MESSAGE_COLS, affected, col, json_col_opt, message, ms, now_ms, push_channel, push_in,
+    push_page, to_json_opt, write_err,
+};
+use crate::domain::routing::subscribes;
+use crate::domain::{AppId, Channel, EndpointId, EventTypeName, MessageId};
+use crate::store::{
+    Message, MessageFilter, NewMessage, Page, PageRequest, StoreError, StoreResult, TriggerType,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
+
+/// Commits the message and its pending deliveries, due now, in one transaction.
+///
+/// With `only` set, the single delivery goes to that endpoint as a manual attempt whatever
+/// its filters (`send-example`); otherwise to every enabled endpoint that subscribes.
+/// Returns how many deliveries were created.
+///
+/// # Errors
+/// `Conflict` if the application already has the `eventId`; `NotFound` if the application,
+/// or the `only` endpoint, does not exist.
+pub(super) async fn create(
+    db: &SqliteStore,
+    new: &NewMessage,
+    only: Option<&EndpointId>,
+) -> StoreResult<usize> {
+    let msg = &new.message;
+    let now = now_ms();
+    let expires_at = msg
+        .created_at
+        .checked_add_signed(new.retention)
+        .map(ms)
+        .unwrap_or(i64::MAX);
+    let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "INSERT INTO messages
+             (id, app_id, event_type, event_id, channels, payload, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(msg.id.as_str())
+    .bind(msg.app_id.as_str())
+    .bind(msg.event_type.as_str())
+    .bind(msg.event_id.as_ref().map(|u| u.as_str()))
+    .bind(to_json_opt(msg.channels.as_ref())?)
+    .bind(msg.payload.as_deref())
+    .bind(ms(msg.created_at))
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(write_err(EVENT_ID_TAKEN))?;
+
+    let (targets, trigger) = match only {
+        Some(id) => {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM endpoints WHERE app_id = ? AND id = ?")
+                    .bind(msg.app_id.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            (
+                vec![found.ok_or(StoreError::NotFound)?],
+                TriggerType::Manual,
+            )
+        }
+        None => (subscribers(&mut tx, msg).await?, TriggerType::Scheduled),
+    };
+    for chunk in targets.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts, \
+             trigger_type, due_at, created_at, updated_at) ",
+        );
+        qb.push_values(chunk, |mut row, endpoint_id| {
+            row.push_bind(msg.app_id.as_str())
+                .push_bind(msg.id.as_str())
+                .push_bind(endpoint_id.as_str())
+                .push("1, 0")
+                .push_bind(trigger as i64)
+                .push_bind(now)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(targets.len())
+}
+
+/// Ids of the application's enabled endpoints whose filters accept the message.
+async fn subscribers(conn: &mut SqliteConnection, msg: &Message) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND disabled = 0",
+    )
+    .bind(msg.app_id.as_str())
+    .fetch_all(conn)
+    .await?;
+    let mut ids = Vec::new();
+    for row in &rows {
+        let types: Option<Vec<EventTypeName>> = json_col_opt::<Vec<String>>(row, "event_types")?
+            .map(|v| v.into_iter().map(EventTypeName::from_trusted).collect());
+        let channels: Option<Vec<Channel>> = json_col_opt::<Vec<String>>(row, "channels")?
+            .map(|v| v.into_iter().map(Channel::from_trusted).collect());
+        if subscribes(
+            types.as_deref(),
+            channels.as_deref(),
+            &msg.event_type,
+            msg.channels.as_deref(),
+        ) {
+            ids.push(col(row, "id")?);
+        }
+    }
+    Ok(ids)
+}
+
+/// Matches the id first, then the `eventId`.
+pub(super) async fn get(
+    db: &SqliteStore,
+    app_id: &AppId,
+    key: &str,
+) -> StoreResult<Option<Message>> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLS} FROM messages m
+         WHERE m.app_id = ?1 AND (m.id = ?2 OR m.event_id = ?2)
+         ORDER BY m.id = ?2 DESC LIMIT 1"
+    ))
+    .bind(app_id.as_str())
+    .bind(key)
+    .fetch_optional(&db.read)
+    .await?;
+    row.as_ref().map(message).transpose()
+}
+
+/// Appends the message filters shared by message and attempted-message listings; the
+/// messages table must be aliased `m`. `filter.status` is not applied here.
+pub(super) fn push_message_filter<'a>(
+    qb: &mut QueryBuilder<'a, Sqlite>,
+    filter: &'a MessageFilter,
+) {
+    if let Some(channel) = &filter.channel {
+        push_channel(qb, "m.channels", channel.as_str());
+    }
+    if let Some(types) = &filter.event_types {
+        push_in(qb, "m.event_type", types.iter().map(EventTypeName::as_str));
+    }
+    if let Some(before) = filter.before {
+        qb.push(" AND m.created_at < ").push_bind(ms(before));
+    }
+    if let Some(after) = filter.after {
+        qb.push(" AND m.created_at > ").push_bind(ms(after));
+    }
+}
+
+/// Sorted by id; `filter.status` does not apply to this listing.
+pub(super) async fn list(
+    db: &SqliteStore,
+    app_id: &AppId,
+    filter: &MessageFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<Message>> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {MESSAGE_COLS} FROM messages m WHERE m.app_id = "
+    ));
+    qb.push_bind(app_id.as_str());
+    push_message_filter(&mut qb, filter);
+    push_page(&mut qb, "m.id", page);
+    let rows = qb.build().fetch_all(&db.read).await?;
+    let items = rows.iter().map(message).collect::<StoreResult<_>>()?;
+    Ok(Page::from_rows(items, page))
+}
+
+pub(super) async fn expunge(db: &SqliteStore, app_id: &AppId, id: &MessageId) -> StoreResult<()> {
+    let done = sqlx::query("UPDATE messages SET payload = NULL WHERE app_id = ? AND id = ?")
+        .bind(app_id.as_str())
+        .bind(id.as_str())
+        .execute(&db.write)
+        .await?;
+    affected(done.rows_affected())
+}
