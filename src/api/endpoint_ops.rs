@@ -92,18 +92,20 @@ async fn get_secret(
     }))
 }
 
+/// Rotation answers 200 with the new key rather than the reference's bare 204: the current
+/// Svix SDKs parse an `EndpointSecretOut` from it, and older ones ignore the body.
 async fn rotate_secret(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
     OptionalJson(body): OptionalJson<EndpointSecretRotateIn>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<EndpointSecretOut>> {
     let (app, endpoint) = target(&st, &app_key, &ep_key).await?;
     let (key, grace) = body.into_parts()?;
     st.store
         .rotate_endpoint_secret(&app.id, &endpoint.id, &key, grace)
         .await
         .map_err(gone("endpoint", &ep_key))?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(EndpointSecretOut { key: key.expose() }))
 }
 
 /// `since` and `until` of `GET …/stats`.

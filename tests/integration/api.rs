@@ -114,8 +114,39 @@ async fn requests_without_a_valid_token_are_unauthorized_but_health_is_open() {
     assert_eq!(status, StatusCode::OK, "the right token works");
 }
 
-/// Sends `body` raw to `path` and asserts a 4xx `{code, detail}` with `want` (or any of
-/// `also`).
+#[tokio::test]
+async fn listings_page_through_every_message_once_newest_first() {
+    let app = spawn_app().await;
+    let app_id = app.create_app("Pages").await;
+    let mut sent = Vec::new();
+    for n in 0..5 {
+        sent.push(app.send_message(&app_id, "a.b", json!({ "n": n })).await);
+    }
+    let mut seen = Vec::new();
+    let mut path = format!("/api/v1/app/{app_id}/msg?limit=2");
+    for page in 0.. {
+        assert!(page < 5, "pagination does not end: {seen:?}");
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let data = body["data"].as_array().expect("data");
+        assert!(data.len() <= 2, "limit is honoured: {body}");
+        seen.extend(
+            data.iter()
+                .map(|m| m["id"].as_str().expect("id").to_owned()),
+        );
+        if body["done"] == true {
+            break;
+        }
+        let iterator = body["iterator"]
+            .as_str()
+            .expect("an iterator while not done");
+        path = format!("/api/v1/app/{app_id}/msg?limit=2&iterator={iterator}");
+    }
+    sent.reverse();
+    assert_eq!(seen, sent, "every message once, newest first");
+}
+
+/// Sends `body` raw to `path` and asserts a 4xx `{code, detail}` with status `want`.
 async fn assert_rejected(app: &TestApp, path: &str, body: &str, want: StatusCode, what: &str) {
     let (status, err) = app.post_raw(path, body.to_owned(), &[]).await;
     assert_eq!(status, want, "{what}: {err}");

@@ -7,5 +7,8 @@ mod api;
 mod binary;
 mod delivery;
 mod helpers;
+mod pg_support;
+mod receiver;
+mod retries;
 mod sdk;
 mod store_conformance;

@@ -1,8 +1,8 @@
 //! The `Store` conformance suite: behaviour every store implementation must show.
 //!
 //! Each check is an `async fn(DynStore)` written against the trait only; `store_tests!`
-//! turns a list of them into `#[tokio::test]`s that run each check on a fresh store. Today
-//! that is a SQLite file in a temporary directory; a Postgres arm goes beside it.
+//! turns a list of them into `#[tokio::test]`s that run each check on a fresh store of each
+//! kind: a SQLite file in a temporary directory, and a new database on the local Postgres.
 
 mod claims;
 mod outcomes;
@@ -42,6 +42,15 @@ macro_rules! store_tests {
                 #[tokio::test]
                 async fn $check() {
                     crate::store_conformance::on_sqlite(super::$check).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (store, _db) = crate::pg_support::fresh_pg_store().await;
+                    super::$check(store).await;
                 }
             )*
         }

@@ -217,8 +217,10 @@ mod tests {
     #[test]
     fn a_patch_sets_replaces_and_removes() {
         let current = map(&[("x-a", "1"), ("x-b", "2"), ("x-d", "4")]);
-        let patch: EndpointHeadersPatchIn =
-            serde_json::from_str(r#"{"headers": {"X-A": "9", "x-b": null, "x-c": "3"}}"#).unwrap();
+        let patch: EndpointHeadersPatchIn = serde_json::from_str(
+            r#"{"headers": {"X-A": "9", "x-b": null, "x-c": "3"}, "deleteHeaders": ["X-D"]}"#,
+        )
+        .unwrap();
         let next = patch.apply(&current).unwrap();
         assert_eq!(next, map(&[("x-a", "9"), ("x-c", "3")]));
     }

@@ -39,7 +39,7 @@ pub(super) async fn work_available(conn: &mut PgConnection) -> StoreResult<()> {
 /// The store's side of `wait_for_work`: a lazily started listener task and the [`Notify`]
 /// it signals. Dropping it stops the task and closes its connection.
 pub(super) struct Wakeup {
-    /// Signalled on every notification and after every (re)subscription.
+    /// Signalled on every notification and after every re-subscription.
     work: Arc<Notify>,
     /// How to open the listener's own connection (a dedicated one, so a busy query pool
     /// never delays or starves it).
@@ -59,7 +59,8 @@ impl Wakeup {
     }
 
     /// Returns on the next notification, or after `timeout`. Starts the listener on first
-    /// use; its first subscription counts as a (spurious) wake-up.
+    /// use, so work queued while that first connection is being set up is only seen by
+    /// the caller's next claim (at the latest after `timeout`).
     pub(super) async fn wait(&self, timeout: Duration) {
         self.task
             .get_or_init(|| tokio::spawn(listen(self.options.clone(), Arc::clone(&self.work))));
@@ -92,12 +93,17 @@ async fn listen(options: PgConnectOptions, work: Arc<Notify>) {
         .idle_timeout(None)
         .connect_lazy_with(options);
     let mut backoff = MIN_BACKOFF;
+    let mut resubscribing = false;
     loop {
         match subscribe(&pool).await {
             Ok(mut listener) => {
                 backoff = MIN_BACKOFF;
-                // Anything sent while we were not subscribed is lost: let workers look.
-                wake(&work);
+                // Anything sent while we were not subscribed is lost: after an outage, let
+                // workers look. Not on the first subscription: its caller has just claimed,
+                // and a wait with nothing due should run its course.
+                if resubscribing {
+                    wake(&work);
+                }
                 loop {
                     match listener.try_recv().await {
                         Ok(Some(_)) => wake(&work),
@@ -115,6 +121,7 @@ async fn listen(options: PgConnectOptions, work: Arc<Notify>) {
                 tracing::warn!(%error, retry_in = ?backoff, "work listener cannot subscribe");
             }
         }
+        resubscribing = true;
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }

@@ -1,0 +1,203 @@
+//! A real HTTP receiver on loopback: records every request and answers from a script per
+//! path; plus signature checks with the official Svix library.
+
+use crate::helpers::DEADLINE;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// HTTP method.
+    pub method: Method,
+    /// Path without the query.
+    pub path: String,
+    /// Query string, if any.
+    pub query: Option<String>,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Body bytes exactly as received.
+    pub body: Bytes,
+    /// When it arrived.
+    pub at: Instant,
+    /// The status the receiver answered with.
+    pub answered: u16,
+}
+
+impl Received {
+    /// A header as text; fails the test if it is missing.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("header {name} missing; got {:?}", self.headers))
+            .to_str()
+            .expect("header is text")
+    }
+}
+
+/// Answers for one path: these statuses in order, then `then` for ever.
+#[derive(Debug, Clone)]
+struct Script {
+    first: VecDeque<u16>,
+    then: u16,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    requests: Vec<Received>,
+    scripts: HashMap<String, Script>,
+}
+
+/// An HTTP server on loopback that records every request and answers from a script per path
+/// (200 where nothing is scripted). The response body is `reply <status> #<n>`, `n` counting
+/// requests to that path from 1; a 3xx answer carries `Location: /redirected`.
+pub struct Receiver {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+    _stop: DropGuard,
+}
+
+impl Receiver {
+    /// Starts a receiver on `127.0.0.1:0`.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the receiver");
+        let addr = listener.local_addr().expect("receiver address");
+        let state = Arc::new(Mutex::new(ReceiverState::default()));
+        let router = axum::Router::new()
+            .fallback(record)
+            .with_state(state.clone());
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await;
+        });
+        Self {
+            addr,
+            state,
+            _stop: stop.drop_guard(),
+        }
+    }
+
+    /// Absolute URL of a path on this receiver.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Answer `first` in order, then `then` for every later request to `path`.
+    pub fn script(&self, path: &str, first: &[u16], then: u16) {
+        let mut state = self.state.lock().expect("receiver lock");
+        state.scripts.insert(
+            path.to_owned(),
+            Script {
+                first: first.iter().copied().collect(),
+                then,
+            },
+        );
+    }
+
+    /// Answer `status` to every request to `path`.
+    pub fn always(&self, path: &str, status: u16) {
+        self.script(path, &[], status);
+    }
+
+    /// Every request to `path` so far, in arrival order.
+    pub fn requests(&self, path: &str) -> Vec<Received> {
+        let state = self.state.lock().expect("receiver lock");
+        state
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn all_requests(&self) -> Vec<Received> {
+        self.state.lock().expect("receiver lock").requests.clone()
+    }
+
+    /// How many requests `path` got.
+    pub fn count(&self, path: &str) -> usize {
+        self.requests(path).len()
+    }
+
+    /// Waits until `path` got at least `n` requests and returns them.
+    pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
+        let start = Instant::now();
+        loop {
+            let got = self.requests(path);
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "receiver {path} got {} of {n} requests within {DEADLINE:?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn record(
+    State(state): State<Arc<Mutex<ReceiverState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock().expect("receiver lock");
+    let path = uri.path().to_owned();
+    let status = match state.scripts.get_mut(&path) {
+        Some(script) => script.first.pop_front().unwrap_or(script.then),
+        None => 200,
+    };
+    let n = state.requests.iter().filter(|r| r.path == path).count() + 1;
+    state.requests.push(Received {
+        method,
+        path,
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+        at: Instant::now(),
+        answered: status,
+    });
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (code, format!("reply {status} #{n}")).into_response();
+    if code.is_redirection() {
+        response
+            .headers_mut()
+            .insert("location", HeaderValue::from_static("/redirected"));
+    }
+    response
+}
+
+/// Verifies `headers`/`body` against `secret` with the official Svix library.
+pub fn svix_verify(secret: &str, body: &[u8], headers: &HeaderMap) -> Result<(), String> {
+    svix::webhooks::Webhook::new(secret)
+        .map_err(|e| format!("bad secret {secret}: {e}"))?
+        .verify(body, headers)
+        .map_err(|e| e.to_string())
+}
+
+/// A copy of `headers` whose `webhook-signature` is only `signature`.
+pub fn with_signature(headers: &HeaderMap, signature: &str) -> HeaderMap {
+    let mut h = headers.clone();
+    h.insert(
+        "webhook-signature",
+        HeaderValue::from_str(signature).expect("signature is a header value"),
+    );
+    h
+}
