@@ -101,7 +101,11 @@ async fn main() -> anyhow::Result<()> {
         poll_interval: Duration::from_millis(100),
         ..Config::default()
     };
-    let store_name = if config.is_sqlite() { "sqlite" } else { "postgres" };
+    let store_name = if config.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgres"
+    };
     let app = Application::build(config, Role::Serve).await?;
     let base = format!("http://127.0.0.1:{}/api/v1", app.port().unwrap_or_default());
     let shutdown = CancellationToken::new();

@@ -8,11 +8,11 @@ use crate::store::{self, DynStore};
 use anyhow::Context;
 use axum::ServiceExt;
 use axum::extract::Request;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 /// Which parts of Hookline a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

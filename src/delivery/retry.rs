@@ -64,7 +64,10 @@ impl RetryPolicy {
             None => jitter(base),
         };
         let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        NextStep::RetryAt(now.checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC))
+        NextStep::RetryAt(
+            now.checked_add_signed(delay)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
     }
 
     fn clamp(&self, asked: Duration) -> Duration {
@@ -86,7 +89,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     (at - now).to_std().ok()
 }
 
@@ -110,10 +115,22 @@ mod tests {
         let now = Utc::now();
         let retry = Verdict::Retry { retry_after: None };
         for _ in 0..100 {
-            let d = delay_of(policy().next_step(retry, TriggerType::Scheduled, 0, now), now);
-            assert!(d >= Duration::from_secs(4) && d <= Duration::from_secs(6), "{d:?}");
-            let d = delay_of(policy().next_step(retry, TriggerType::Scheduled, 1, now), now);
-            assert!(d >= Duration::from_secs(240) && d <= Duration::from_secs(360), "{d:?}");
+            let d = delay_of(
+                policy().next_step(retry, TriggerType::Scheduled, 0, now),
+                now,
+            );
+            assert!(
+                d >= Duration::from_secs(4) && d <= Duration::from_secs(6),
+                "{d:?}"
+            );
+            let d = delay_of(
+                policy().next_step(retry, TriggerType::Scheduled, 1, now),
+                now,
+            );
+            assert!(
+                d >= Duration::from_secs(240) && d <= Duration::from_secs(360),
+                "{d:?}"
+            );
         }
         assert_eq!(
             policy().next_step(retry, TriggerType::Scheduled, 2, now),
@@ -142,31 +159,56 @@ mod tests {
         let d = delay_of(policy().next_step(retry, TriggerType::Manual, 1, now), now);
         assert!(d <= Duration::from_secs(6), "{d:?}");
         // Never attempted, or out of retries: stays failed.
-        assert_eq!(policy().next_step(retry, TriggerType::Manual, 0, now), NextStep::Failed);
-        assert_eq!(policy().next_step(retry, TriggerType::Manual, 3, now), NextStep::Failed);
+        assert_eq!(
+            policy().next_step(retry, TriggerType::Manual, 0, now),
+            NextStep::Failed
+        );
+        assert_eq!(
+            policy().next_step(retry, TriggerType::Manual, 3, now),
+            NextStep::Failed
+        );
     }
 
     #[test]
     fn retry_after_is_honoured_within_the_schedule_bounds() {
         let now = Utc::now();
-        let asked = |s| Verdict::Retry { retry_after: Some(Duration::from_secs(s)) };
-        let d = delay_of(policy().next_step(asked(60), TriggerType::Scheduled, 0, now), now);
+        let asked = |s| Verdict::Retry {
+            retry_after: Some(Duration::from_secs(s)),
+        };
+        let d = delay_of(
+            policy().next_step(asked(60), TriggerType::Scheduled, 0, now),
+            now,
+        );
         assert_eq!(d, Duration::from_secs(60));
-        let d = delay_of(policy().next_step(asked(1), TriggerType::Scheduled, 0, now), now);
+        let d = delay_of(
+            policy().next_step(asked(1), TriggerType::Scheduled, 0, now),
+            now,
+        );
         assert_eq!(d, Duration::from_secs(5));
-        let d = delay_of(policy().next_step(asked(99_999), TriggerType::Scheduled, 0, now), now);
+        let d = delay_of(
+            policy().next_step(asked(99_999), TriggerType::Scheduled, 0, now),
+            now,
+        );
         assert_eq!(d, Duration::from_secs(300));
     }
 
     #[test]
     fn retry_after_parses_seconds_and_http_dates() {
-        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now),
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now),
+            None
+        );
     }
 }

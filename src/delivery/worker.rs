@@ -91,8 +91,9 @@ impl Worker {
             // A short batch means the queue is drained: wait for new work instead of
             // spending a query on an empty claim.
             let drained = claimed.len() < want;
-            let mut permits = std::iter::once(first)
-                .chain(std::iter::from_fn(|| capacity.clone().try_acquire_owned().ok()));
+            let mut permits = std::iter::once(first).chain(std::iter::from_fn(|| {
+                capacity.clone().try_acquire_owned().ok()
+            }));
             for delivery in claimed {
                 // `want` never exceeds the free permits, and only this loop takes them.
                 let Some(permit) = permits.next() else {
@@ -170,7 +171,8 @@ impl Worker {
                     .and_then(|s| i16::try_from(s).ok())
                     .unwrap_or(0),
                 response: result.body,
-                response_duration_ms: i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX),
+                response_duration_ms: i64::try_from(result.duration.as_millis())
+                    .unwrap_or(i64::MAX),
                 trigger_type: delivery.trigger_type,
                 error_class: result.error_class,
                 created_at: result.started_at,
