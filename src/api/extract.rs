@@ -64,6 +64,7 @@ fn without_position(message: &str) -> &str {
 /// # Errors
 /// As above.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul(bytes)?;
     match axum::Json::<T>::from_bytes(bytes) {
         Ok(axum::Json(value)) => Ok(value),
         Err(rejection) => {
@@ -76,6 +77,44 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 _ => ApiError::BadRequest(format!("the body is not valid JSON: {cause}")),
             })
         }
+    }
+}
+
+/// Refuses U+0000 in any string of the body except inside a message `payload`, which is kept
+/// as the raw JSON text it arrived as. No store can hold the character in a text column
+/// (Postgres refuses it), so it is a client error rather than a failed write.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    // Syntax errors are reported by the typed parse that follows.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    let offending = match &value {
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .find(|(k, v)| k.contains('\0') || (k.as_str() != "payload" && has_nul(v)))
+            .map(|(k, _)| k.replace('\0', "\\u0000")),
+        other => has_nul(other).then(String::new),
+    };
+    match offending {
+        Some(field) => Err(ApiError::validation(
+            &field,
+            "strings must not contain the NUL character (\\u0000)",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(fields) => {
+            fields.iter().any(|(k, v)| k.contains('\0') || has_nul(v))
+        }
+        _ => false,
     }
 }
 
@@ -255,5 +294,17 @@ mod tests {
             "{err}"
         );
         assert!(check_key("app_id", &"a".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_outside_the_payload() {
+        let err = parse_json::<serde_json::Value>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert!(
+            matches!(err, ApiError::Validation(ref d) if d.starts_with("name: ")),
+            "{err:?}"
+        );
+        assert!(parse_json::<serde_json::Value>(br#"{"payload": {"a": "\u0000"}}"#).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"{"name": "a\\u0000b"}"#).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"{"m": {"k\u0000": "v"}}"#).is_err());
     }
 }
