@@ -14,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
+/// How often each worker process runs the retention sweep.
+const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Which parts of Hookline a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -104,6 +107,11 @@ impl Application {
             let worker = Worker::new(self.store.clone(), self.config.clone())?;
             let token = shutdown.clone();
             tasks.spawn(async move { worker.run(token).await });
+            let (store, token) = (self.store.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                crate::delivery::retention::run(store, RETENTION_INTERVAL, token).await;
+                Ok(())
+            });
         }
         if let Some(listener) = self.listener {
             let state = ApiState {

@@ -3,9 +3,11 @@
 //!
 //! Stages: `worker` claims (a lease per delivery) and spawns one task per attempt;
 //! `sender` signs and POSTs; `retry` decides the next step; `recorder` writes outcomes in
-//! batches. No transaction is open while a request is in flight.
+//! batches; `retention` expunges expired payloads. No transaction is open while a request
+//! is in flight.
 
 mod recorder;
+pub mod retention;
 pub mod retry;
 pub mod sender;
 mod worker;

@@ -3,18 +3,27 @@
 
 use crate::store::{DynStore, Outcome};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
 
 /// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
+/// Each outcome's concurrency permit is released once the outcome is written.
 ///
 /// A batch that cannot be written is retried with backoff; if the store stays down, the
 /// deliveries' leases expire and they are attempted again (at least once, never lost).
-pub async fn run(store: DynStore, mut rx: mpsc::Receiver<Outcome>) {
+pub async fn run(store: DynStore, mut rx: mpsc::Receiver<(Outcome, OwnedSemaphorePermit)>) {
+    let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+        let permits: Vec<OwnedSemaphorePermit> = received
+            .drain(..)
+            .map(|(outcome, permit)| {
+                batch.push(outcome);
+                permit
+            })
+            .collect();
         let mut delay = Duration::from_millis(50);
         for attempt in 1.. {
             match store.record_outcomes(&batch).await {
@@ -35,5 +44,6 @@ pub async fn run(store: DynStore, mut rx: mpsc::Receiver<Outcome>) {
             }
         }
         batch.clear();
+        drop(permits);
     }
 }

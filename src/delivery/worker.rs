@@ -128,10 +128,9 @@ impl Worker {
         &self,
         delivery: ClaimedDelivery,
         permit: OwnedSemaphorePermit,
-        outcomes: mpsc::Sender<Outcome>,
+        outcomes: mpsc::Sender<(Outcome, OwnedSemaphorePermit)>,
     ) {
         let result = self.sender.send(&delivery).await;
-        drop(permit);
         tracing::info!(
             status = result.status,
             error_class = result.error_class.map(|c| c.as_str()),
@@ -139,7 +138,10 @@ impl Worker {
             "attempt"
         );
         let outcome = self.outcome(delivery, result);
-        if outcomes.send(outcome).await.is_err() {
+        // The permit travels with the outcome and is freed once it is written, so a worker
+        // never holds more unrecorded leases than its concurrency: that bounds what a crash
+        // can duplicate.
+        if outcomes.send((outcome, permit)).await.is_err() {
             tracing::error!("outcome recorder stopped before the worker");
         }
     }

@@ -310,6 +310,26 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_complete(&self, key: &str, response: &StoredResponse) -> StoreResult<()>;
     /// Frees a key whose request failed, so a retry can run again.
     async fn idempotency_abandon(&self, key: &str) -> StoreResult<()>;
+
+    // --- retention ------------------------------------------------------------------------
+
+    /// Deletes the payloads of up to `limit` messages whose retention period has passed, and
+    /// up to `limit` idempotency keys created before `keys_before`. Safe to run from any
+    /// number of processes at once: rows another sweeper is working on are skipped.
+    async fn sweep_expired(
+        &self,
+        keys_before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<SweepReport>;
+}
+
+/// What one retention sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Message payloads expunged.
+    pub payloads: u64,
+    /// Idempotency keys forgotten.
+    pub idempotency_keys: u64,
 }
 
 /// Opens the store named by a `HOOKLINE_DATABASE_URL`.

@@ -8,6 +8,7 @@ mod claims;
 mod outcomes;
 mod requeue;
 mod resources;
+mod retention;
 mod routing;
 mod views;
 

@@ -1,12 +1,14 @@
-//! API token hashes and idempotency keys.
+//! API token hashes, idempotency keys and the retention sweep.
 //!
 //! Idempotency is decided by the database, not by process memory: the primary key on
 //! `idempotency_keys.key` and `INSERT … ON CONFLICT DO NOTHING` let exactly one request
 //! among any number of API processes own a key.
 
 use super::PostgresStore;
+use super::codec::limit_param;
 use super::codec::{affected, col, now_ms};
-use crate::store::{IdempotencyState, StoreError, StoreResult, StoredResponse};
+use crate::store::{IdempotencyState, StoreError, StoreResult, StoredResponse, SweepReport};
+use chrono::{DateTime, Utc};
 
 /// How often `idempotency_begin` retries when the key vanishes between its two statements
 /// (its owner abandoned it). Each retry means another request won or lost a race, so a
@@ -99,4 +101,37 @@ pub(super) async fn idempotency_abandon(db: &PostgresStore, key: &str) -> StoreR
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// Expunges expired payloads and forgets old idempotency keys, a bounded batch of each.
+/// `SKIP LOCKED` lets any number of workers sweep at once without waiting on each other.
+pub(super) async fn sweep_expired(
+    db: &PostgresStore,
+    keys_before: DateTime<Utc>,
+    limit: usize,
+) -> StoreResult<SweepReport> {
+    let payloads = sqlx::query(
+        r#"UPDATE messages SET payload = NULL WHERE id IN (
+               SELECT id FROM messages
+               WHERE expires_at <= now() AND payload IS NOT NULL
+               LIMIT $1 FOR UPDATE SKIP LOCKED)"#,
+    )
+    .bind(limit_param(limit))
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    let idempotency_keys = sqlx::query(
+        r#"DELETE FROM idempotency_keys WHERE key IN (
+               SELECT key FROM idempotency_keys WHERE created_at < $1
+               LIMIT $2 FOR UPDATE SKIP LOCKED)"#,
+    )
+    .bind(keys_before)
+    .bind(limit_param(limit))
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    Ok(SweepReport {
+        payloads,
+        idempotency_keys,
+    })
 }

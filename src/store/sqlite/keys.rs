@@ -1,11 +1,13 @@
-//! API token hashes and idempotency keys.
+//! API token hashes, idempotency keys and the retention sweep.
 //!
 //! Idempotency is decided by the database (a primary key on the key), not by process
 //! memory, so two API processes sharing the file agree on who owns a key.
 
 use super::SqliteStore;
+use super::codec::ms;
 use super::codec::{affected, col, now_ms};
-use crate::store::{IdempotencyState, StoreError, StoreResult, StoredResponse};
+use crate::store::{IdempotencyState, StoreError, StoreResult, StoredResponse, SweepReport};
+use chrono::{DateTime, Utc};
 
 pub(super) async fn api_token_hashes(db: &SqliteStore) -> StoreResult<Vec<String>> {
     let hashes = sqlx::query_scalar("SELECT hash FROM api_tokens ORDER BY created_at")
@@ -87,4 +89,38 @@ pub(super) async fn idempotency_abandon(db: &SqliteStore, key: &str) -> StoreRes
         .execute(&db.write)
         .await?;
     Ok(())
+}
+
+/// Expunges expired payloads and forgets old idempotency keys, a bounded batch of each, so
+/// the single writer is never held for long.
+pub(super) async fn sweep_expired(
+    db: &SqliteStore,
+    keys_before: DateTime<Utc>,
+    limit: usize,
+) -> StoreResult<SweepReport> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let payloads = sqlx::query(
+        "UPDATE messages SET payload = NULL WHERE rowid IN (
+             SELECT rowid FROM messages
+             WHERE expires_at <= ? AND payload IS NOT NULL
+             LIMIT ?)",
+    )
+    .bind(now_ms())
+    .bind(limit)
+    .execute(&db.write)
+    .await?
+    .rows_affected();
+    let idempotency_keys = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE key IN (
+             SELECT key FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
+    )
+    .bind(ms(keys_before))
+    .bind(limit)
+    .execute(&db.write)
+    .await?
+    .rows_affected();
+    Ok(SweepReport {
+        payloads,
+        idempotency_keys,
+    })
 }

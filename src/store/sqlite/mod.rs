@@ -365,4 +365,12 @@ impl Store for SqliteStore {
     async fn idempotency_abandon(&self, key: &str) -> StoreResult<()> {
         keys::idempotency_abandon(self, key).await
     }
+
+    async fn sweep_expired(
+        &self,
+        keys_before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<SweepReport> {
+        keys::sweep_expired(self, keys_before, limit).await
+    }
 }
