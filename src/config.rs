@@ -2,6 +2,7 @@
 //! optionally a TOML file with the same keys in lower case without the prefix
 //! (`HOOKLINE_LISTEN` → `listen = "…"`). The environment wins over the file.
 
+use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -63,6 +64,22 @@ pub struct Config {
     pub run_migrations: bool,
     /// `HOOKLINE_SIGNATURE_HEADERS`: `webhook` or `svix` header names.
     pub signature_headers: HeaderStyle,
+    /// `HOOKLINE_BREAKER_FAILURES`: consecutive failures that open an endpoint's breaker.
+    pub breaker_failures: u32,
+    /// `HOOKLINE_BREAKER_FAILURE_RATE`: percentage of failures over the window that opens it.
+    pub breaker_failure_rate: u32,
+    /// `HOOKLINE_BREAKER_MIN_REQUESTS`: attempts the window needs before the rate counts.
+    pub breaker_min_requests: u32,
+    /// `HOOKLINE_BREAKER_WINDOW`: length of the failure-rate window.
+    pub breaker_window: Duration,
+    /// `HOOKLINE_BREAKER_COOLDOWN`: how long a breaker stays open after its first trip;
+    /// doubles with each trip in a row.
+    pub breaker_cooldown: Duration,
+    /// `HOOKLINE_BREAKER_MAX_COOLDOWN`: the longest a breaker stays open.
+    pub breaker_max_cooldown: Duration,
+    /// `HOOKLINE_DISABLE_AFTER`: an endpoint with no successful delivery for this long is
+    /// disabled.
+    pub disable_after: Duration,
 }
 
 impl Default for Config {
@@ -86,6 +103,13 @@ impl Default for Config {
             max_payload: 1024 * 1024,
             run_migrations: true,
             signature_headers: HeaderStyle::Webhook,
+            breaker_failures: 5,
+            breaker_failure_rate: 50,
+            breaker_min_requests: 20,
+            breaker_window: Duration::from_secs(60),
+            breaker_cooldown: Duration::from_secs(10),
+            breaker_max_cooldown: Duration::from_secs(600),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
         }
     }
 }
@@ -115,6 +139,10 @@ pub enum ConfigError {
 
 const PREFIX: &str = "HOOKLINE_";
 
+/// How far ahead rate-limited send slots are claimed. Short, so a worker never holds a
+/// delivery long waiting for its slot, and long enough that a 1/s endpoint gets one.
+const RATE_LOOKAHEAD: Duration = Duration::from_secs(1);
+
 /// Every key Hookline reads, so unknown keys in a file are reported instead of ignored.
 const KEYS: &[&str] = &[
     "DATABASE_URL",
@@ -133,6 +161,13 @@ const KEYS: &[&str] = &[
     "MAX_PAYLOAD",
     "RUN_MIGRATIONS",
     "SIGNATURE_HEADERS",
+    "BREAKER_FAILURES",
+    "BREAKER_FAILURE_RATE",
+    "BREAKER_MIN_REQUESTS",
+    "BREAKER_WINDOW",
+    "BREAKER_COOLDOWN",
+    "BREAKER_MAX_COOLDOWN",
+    "DISABLE_AFTER",
 ];
 
 impl Config {
@@ -262,7 +297,57 @@ impl Config {
                 _ => return Err(invalid(&var, v, "webhook or svix")),
             };
         }
+        if let Some((var, v)) = get("BREAKER_FAILURES") {
+            c.breaker_failures = bounded_int(&var, v, 1, 10_000)? as u32;
+        }
+        if let Some((var, v)) = get("BREAKER_FAILURE_RATE") {
+            c.breaker_failure_rate = bounded_int(&var, v, 1, 100)? as u32;
+        }
+        if let Some((var, v)) = get("BREAKER_MIN_REQUESTS") {
+            c.breaker_min_requests = bounded_int(&var, v, 1, 1_000_000)? as u32;
+        }
+        if let Some((var, v)) = get("BREAKER_WINDOW") {
+            c.breaker_window = positive_duration(&var, v)?;
+        }
+        if let Some((var, v)) = get("BREAKER_COOLDOWN") {
+            c.breaker_cooldown = positive_duration(&var, v)?;
+        }
+        if let Some((var, v)) = get("BREAKER_MAX_COOLDOWN") {
+            c.breaker_max_cooldown = positive_duration(&var, v)?;
+        }
+        if c.breaker_max_cooldown < c.breaker_cooldown {
+            return Err(invalid(
+                "HOOKLINE_BREAKER_MAX_COOLDOWN",
+                &humantime::format_duration(c.breaker_max_cooldown).to_string(),
+                "a duration at least HOOKLINE_BREAKER_COOLDOWN",
+            ));
+        }
+        if let Some((var, v)) = get("DISABLE_AFTER") {
+            c.disable_after = positive_duration(&var, v)?;
+        }
         Ok(c)
+    }
+
+    /// The circuit-breaker thresholds.
+    pub fn breaker_policy(&self) -> BreakerPolicy {
+        BreakerPolicy {
+            consecutive_failures: self.breaker_failures,
+            failure_rate: f64::from(self.breaker_failure_rate) / 100.0,
+            min_volume: self.breaker_min_requests,
+            window: self.breaker_window,
+            cooldown: self.breaker_cooldown,
+            max_cooldown: self.breaker_max_cooldown,
+            disable_after: self.disable_after,
+        }
+    }
+
+    /// How claims are gated: bulkhead, rate-limit lookahead and breaker.
+    pub fn claim_policy(&self) -> ClaimPolicy {
+        ClaimPolicy {
+            endpoint_concurrency: u32::try_from(self.endpoint_concurrency).unwrap_or(u32::MAX),
+            rate_lookahead: RATE_LOOKAHEAD,
+            breaker: self.breaker_policy(),
+        }
     }
 
     /// Whether the database is the embedded SQLite file.

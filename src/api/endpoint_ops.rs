@@ -1,5 +1,5 @@
 //! Operations on one endpoint beyond CRUD: custom headers, the signing secret and its
-//! rotation, delivery stats, `recover` and `send-example`.
+//! rotation, delivery stats, `recover`, `send-example`, and Hookline's own `health`.
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
@@ -7,9 +7,9 @@ use super::extract::{Json, OptionalJson, Path, Query};
 use super::params::{FromQuery, QueryParams};
 use super::resolve::{self, gone};
 use super::wire::{
-    EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn, EndpointSecretOut,
-    EndpointSecretRotateIn, EndpointStatsOut, EventExampleIn, MessageOut, RecoverIn, RecoverOut,
-    example_payload, validate_headers,
+    EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn, EndpointHealthOut,
+    EndpointSecretOut, EndpointSecretRotateIn, EndpointStatsOut, EventExampleIn, MessageOut,
+    RecoverIn, RecoverOut, example_payload, validate_headers,
 };
 use crate::domain::{EndpointId, MessageId};
 use crate::store::{Application, Endpoint, Message, NewMessage};
@@ -33,6 +33,7 @@ pub fn routes() -> Router<ApiState> {
         .route(&format!("{ep}/secret"), get(get_secret))
         .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
         .route(&format!("{ep}/stats"), get(stats))
+        .route(&format!("{ep}/health"), get(health))
         .route(&format!("{ep}/recover"), post(recover))
         .route(&format!("{ep}/send-example"), post(send_example))
 }
@@ -135,6 +136,21 @@ async fn stats(
         .await
         .map_err(gone("endpoint", &ep_key))?;
     Ok(Json(stats.into()))
+}
+
+/// Not in Svix: the endpoint's breaker, bulkhead, rate limit, backlog and recent attempts.
+async fn health(
+    State(st): State<ApiState>,
+    Path((app_key, ep_key)): EndpointPath,
+) -> ApiResult<Json<EndpointHealthOut>> {
+    let (app, endpoint) = target(&st, &app_key, &ep_key).await?;
+    let health = st
+        .store
+        .endpoint_health(&app.id, &endpoint.id)
+        .await
+        .map_err(gone("endpoint", &ep_key))?;
+    let default_concurrency = st.config.claim_policy().endpoint_concurrency;
+    Ok(Json(EndpointHealthOut::new(health, default_concurrency)))
 }
 
 async fn recover(

@@ -6,6 +6,7 @@
 //! batches; `retention` expunges expired payloads. No transaction is open while a request
 //! is in flight.
 
+pub mod gate;
 mod recorder;
 pub mod retention;
 pub mod retry;

@@ -1,19 +1,27 @@
 //! Writes attempt outcomes in batches: whatever has queued up while the previous batch was
 //! being written goes into the next transaction.
 
+use super::gate::BreakerPolicy;
 use crate::store::{DynStore, Outcome};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
 
 /// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
-/// Each outcome's concurrency permit is released once the outcome is written.
+/// Each outcome's concurrency permit is released once the outcome is written, and
+/// `recorded` is notified, since the written outcomes may have freed bulkhead room.
 ///
 /// A batch that cannot be written is retried with backoff; if the store stays down, the
 /// deliveries' leases expire and they are attempted again (at least once, never lost).
-pub async fn run(store: DynStore, mut rx: mpsc::Receiver<(Outcome, OwnedSemaphorePermit)>) {
+pub async fn run(
+    store: DynStore,
+    breaker: BreakerPolicy,
+    mut rx: mpsc::Receiver<(Outcome, OwnedSemaphorePermit)>,
+    recorded: Arc<Notify>,
+) {
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
@@ -26,7 +34,7 @@ pub async fn run(store: DynStore, mut rx: mpsc::Receiver<(Outcome, OwnedSemaphor
             .collect();
         let mut delay = Duration::from_millis(50);
         for attempt in 1.. {
-            match store.record_outcomes(&batch).await {
+            match store.record_outcomes(&batch, &breaker).await {
                 Ok(()) => break,
                 Err(e) if attempt < 8 => {
                     tracing::warn!(error = %e, attempt, "recording outcomes failed; retrying");
@@ -45,5 +53,6 @@ pub async fn run(store: DynStore, mut rx: mpsc::Receiver<(Outcome, OwnedSemaphor
         }
         batch.clear();
         drop(permits);
+        recorded.notify_one();
     }
 }

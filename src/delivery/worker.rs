@@ -1,6 +1,7 @@
 //! The claim loop: lease due deliveries in batches sized to free capacity, send each on its
 //! own task, hand outcomes to the recorder.
 
+use super::gate::{BreakerPolicy, ClaimPolicy};
 use super::recorder;
 use super::retry::RetryPolicy;
 use super::sender::{SendResult, Sender};
@@ -9,7 +10,7 @@ use crate::domain::AttemptId;
 use crate::store::{Attempt, ClaimedDelivery, DeliveryStatus, DynStore, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,8 @@ pub struct Worker {
     config: Arc<Config>,
     sender: Sender,
     retry: RetryPolicy,
+    claim_policy: ClaimPolicy,
+    breaker: BreakerPolicy,
 }
 
 impl Worker {
@@ -33,6 +36,8 @@ impl Worker {
             id: format!("wkr_{}", ulid::Ulid::new()),
             sender: Sender::new(&config)?,
             retry: RetryPolicy::new(config.retry_schedule.clone()),
+            claim_policy: config.claim_policy(),
+            breaker: config.breaker_policy(),
             store,
             config,
         })
@@ -47,7 +52,14 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let this = Arc::new(self);
         let (tx, rx) = mpsc::channel(this.config.worker_concurrency.max(64) * 2);
-        let recorder = tokio::spawn(recorder::run(this.store.clone(), rx));
+        // Recorded outcomes free bulkhead room: the recorder says so, and the loop claims.
+        let recorded = Arc::new(Notify::new());
+        let recorder = tokio::spawn(recorder::run(
+            this.store.clone(),
+            this.breaker.clone(),
+            rx,
+            recorded.clone(),
+        ));
         let capacity = Arc::new(Semaphore::new(this.config.worker_concurrency));
         let mut in_flight = JoinSet::new();
         let mut backoff = Duration::from_millis(100);
@@ -64,7 +76,11 @@ impl Worker {
                 () = shutdown.cancelled() => break,
             };
             let want = (capacity.available_permits() + 1).min(this.config.claim_batch);
-            let claimed = match this.store.claim(&this.id, want, this.config.lease).await {
+            let claimed = match this
+                .store
+                .claim(&this.id, want, this.config.lease, &this.claim_policy)
+                .await
+            {
                 Ok(claimed) => {
                     backoff = Duration::from_millis(100);
                     claimed
@@ -84,6 +100,7 @@ impl Worker {
                 drop(first);
                 tokio::select! {
                     () = this.store.wait_for_work(this.config.poll_interval) => {}
+                    () = recorded.notified() => {}
                     () = shutdown.cancelled() => break,
                 }
                 continue;
@@ -106,6 +123,7 @@ impl Worker {
             if drained {
                 tokio::select! {
                     () = this.store.wait_for_work(this.config.poll_interval) => {}
+                    () = recorded.notified() => {}
                     () = shutdown.cancelled() => break,
                 }
             }
@@ -130,6 +148,11 @@ impl Worker {
         permit: OwnedSemaphorePermit,
         outcomes: mpsc::Sender<(Outcome, OwnedSemaphorePermit)>,
     ) {
+        // A rate-limited endpoint's slot may lie up to a second ahead: wait for it, holding
+        // the lease (and the concurrency permit, which bounds how many can wait).
+        if let Ok(wait) = (delivery.not_before - chrono::Utc::now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
         let result = self.sender.send(&delivery).await;
         tracing::info!(
             status = result.status,

@@ -7,7 +7,7 @@
 //! * `create_message` commits the message and all of its deliveries in one transaction
 //!   before returning, so a 202 means durable.
 //! * `claim` hands each due delivery to one worker at a time under a lease
-//!   (`locked_until`); a delivery whose lease expired is due again, so a dead worker's work
+//!   (`locked_until`, kept in `due_at` while sending); a delivery whose lease expired is due again, so a dead worker's work
 //!   is picked up by another. No transaction stays open after `claim` returns.
 //! * `record_outcomes` writes a whole batch of attempts at once; it changes a delivery's
 //!   state only while the recording worker still holds its lease.
@@ -20,6 +20,7 @@ pub mod sqlite;
 pub use model::*;
 pub use page::{Cursor, Order, Page, PageRequest};
 
+use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, Channel, EndpointId, EventTypeName, MessageId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -284,14 +285,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases up to `limit` due deliveries to `worker_id` for `lease` and returns what is
     /// needed to send them. Deliveries to disabled endpoints are failed, not returned.
+    ///
+    /// Which endpoints get how many is decided by `policy` ([`ClaimPolicy::plan`]) from
+    /// every candidate endpoint's gate state, read and written back under a lock that keeps
+    /// other claimers off that endpoint meanwhile, so bulkheads, rate limits and breakers
+    /// hold fleet-wide. Deliveries held back stay due and untouched.
     async fn claim(
         &self,
         worker_id: &str,
         limit: usize,
         lease: Duration,
+        policy: &ClaimPolicy,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Appends the attempts and moves each delivery to its next step, in one transaction.
-    async fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()>;
+    /// Appends the attempts, moves each delivery to its next step, and folds the attempts
+    /// into their endpoints' breaker state with `breaker` (disabling an endpoint that has
+    /// failed everything for too long, or answered 410), in one transaction.
+    async fn record_outcomes(
+        &self,
+        outcomes: &[Outcome],
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<()>;
+    /// Isolation state and recent behaviour of one endpoint, for the health API.
+    async fn endpoint_health(&self, app_id: &AppId, id: &EndpointId)
+    -> StoreResult<EndpointHealth>;
     /// Gives back leased deliveries that were not attempted, due immediately.
     async fn release(&self, worker_id: &str, delivery_ids: &[i64]) -> StoreResult<()>;
     /// Returns when new work may be due (a message was created or resent), or after

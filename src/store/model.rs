@@ -67,6 +67,11 @@ pub struct Endpoint {
     pub description: String,
     /// Disabled endpoints receive no new deliveries.
     pub disabled: bool,
+    /// Why the delivery engine disabled it (410, or failing for too long); `None` when a
+    /// user disabled it or it is enabled.
+    pub disabled_reason: Option<String>,
+    /// In-flight cap for this endpoint, overriding `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    pub concurrency_limit: Option<u32>,
     /// Event types this endpoint receives; `None` means all.
     pub event_types: Option<Vec<EventTypeName>>,
     /// Channels this endpoint receives; `None` means all.
@@ -96,8 +101,11 @@ pub struct EndpointFields {
     pub url: EndpointUrl,
     /// Human description.
     pub description: String,
-    /// Whether the endpoint is disabled.
+    /// Whether the endpoint is disabled. Enabling it clears the engine's disable reason
+    /// and its failure history.
     pub disabled: bool,
+    /// In-flight cap for this endpoint, overriding `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    pub concurrency_limit: Option<u32>,
     /// Event-type filter; `None` means all.
     pub event_types: Option<Vec<EventTypeName>>,
     /// Channel filter; `None` means all.
@@ -339,6 +347,8 @@ pub struct ClaimedDelivery {
     pub trigger_type: TriggerType,
     /// The lease: nobody else claims this delivery before this instant.
     pub locked_until: DateTime<Utc>,
+    /// The rate-limit slot: do not send before this instant.
+    pub not_before: DateTime<Utc>,
 }
 
 /// What to do with a delivery after an attempt.
@@ -400,4 +410,27 @@ pub enum IdempotencyState {
     InProgress,
     /// The key was used before with a different request.
     Mismatch,
+}
+
+/// What the health API shows about one endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointHealth {
+    /// Breaker, failure counters and rate-limit slot.
+    pub gate: crate::delivery::gate::EndpointGate,
+    /// Deliveries leased right now, fleet-wide.
+    pub in_flight: i64,
+    /// Deliveries waiting (pending, due now or later).
+    pub backlog: i64,
+    /// The most recent attempts, newest first: (delivered, duration in ms).
+    pub recent: Vec<(bool, i64)>,
+    /// The endpoint's own rate limit.
+    pub throttle_rate: Option<u16>,
+    /// Its application's rate limit.
+    pub app_throttle_rate: Option<u16>,
+    /// Its in-flight cap override.
+    pub concurrency_limit: Option<u32>,
+    /// Whether it is disabled.
+    pub disabled: bool,
+    /// Why the engine disabled it.
+    pub disabled_reason: Option<String>,
 }

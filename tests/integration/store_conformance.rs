@@ -13,6 +13,7 @@ mod routing;
 mod views;
 
 use chrono::{DateTime, Utc};
+use hookline::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use hookline::domain::{
     AppId, AttemptId, Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, MessageId,
     Uid,
@@ -113,6 +114,7 @@ pub fn endpoint_fields(url: &str) -> EndpointFields {
         uid: None,
         url: EndpointUrl::parse(url).expect("valid url"),
         description: "receiver".to_owned(),
+        concurrency_limit: None,
         disabled: false,
         event_types: None,
         channels: None,
@@ -171,10 +173,28 @@ pub async fn post(store: &DynStore, msg: NewMessage) -> (MessageId, usize) {
     (id, n)
 }
 
+/// A claim policy that holds nothing back (no bulkhead to speak of, a breaker that
+/// never opens), for checks about the queue itself; isolation checks build their own.
+pub fn open_policy() -> ClaimPolicy {
+    ClaimPolicy {
+        endpoint_concurrency: 100_000,
+        rate_lookahead: Duration::from_secs(1),
+        breaker: BreakerPolicy {
+            consecutive_failures: u32::MAX,
+            failure_rate: 2.0,
+            min_volume: u32::MAX,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_secs(10),
+            max_cooldown: Duration::from_secs(60),
+            disable_after: Duration::from_secs(3650 * 24 * 3600),
+        },
+    }
+}
+
 /// Claims with a long lease.
 pub async fn claim(store: &DynStore, worker: &str, limit: usize) -> Vec<ClaimedDelivery> {
     store
-        .claim(worker, limit, LONG_LEASE)
+        .claim(worker, limit, LONG_LEASE, &open_policy())
         .await
         .expect("claiming deliveries")
 }
@@ -220,7 +240,7 @@ pub fn outcome(claimed: &ClaimedDelivery, worker: &str, code: i16, next: NextSte
 /// Records outcomes, failing the test on error.
 pub async fn record(store: &DynStore, outcomes: Vec<Outcome>) {
     store
-        .record_outcomes(&outcomes)
+        .record_outcomes(&outcomes, &open_policy().breaker)
         .await
         .expect("recording outcomes");
 }

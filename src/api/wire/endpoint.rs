@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 const MAX_ENDPOINT_CHANNELS: usize = 10;
 /// Most event types an endpoint filter may name.
 const MAX_EVENT_TYPES: usize = 1_000;
+/// Largest per-endpoint in-flight cap, the same bound as `HOOKLINE_ENDPOINT_CONCURRENCY`.
+const MAX_CONCURRENCY_LIMIT: u32 = 10_000;
 
 /// Body of `POST /app/{app_id}/endpoint`.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +31,8 @@ pub struct EndpointIn {
     pub channels: Option<Vec<Channel>>,
     /// Messages per second.
     pub throttle_rate: Option<u16>,
+    /// Hookline: in-flight cap, 1 to 10000; absent for `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    pub concurrency_limit: Option<u32>,
     /// Alias usable in paths.
     pub uid: Option<Uid>,
     /// Labels.
@@ -55,6 +59,8 @@ pub struct EndpointUpdate {
     pub channels: Option<Vec<Channel>>,
     /// Messages per second.
     pub throttle_rate: Option<u16>,
+    /// Hookline: in-flight cap, 1 to 10000; absent for `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    pub concurrency_limit: Option<u32>,
     /// Alias.
     pub uid: Option<Uid>,
     /// Labels.
@@ -80,6 +86,9 @@ pub struct EndpointPatch {
     /// New rate, `null` for none.
     #[serde(default, deserialize_with = "nullable")]
     pub throttle_rate: Option<Option<u16>>,
+    /// Hookline: new in-flight cap, `null` for `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub concurrency_limit: Option<Option<u32>>,
     /// New uid, `null` to remove.
     #[serde(default, deserialize_with = "nullable")]
     pub uid: Option<Option<Uid>>,
@@ -101,12 +110,17 @@ pub struct EndpointOut {
     pub description: String,
     /// Whether deliveries are suspended.
     pub disabled: bool,
+    /// Hookline: why the delivery engine disabled it; `null` when enabled or disabled by
+    /// a user.
+    pub disabled_reason: Option<String>,
     /// Event-type filter; `null` means all.
     pub event_types: Option<Vec<EventTypeName>>,
     /// Channel filter; `null` means all.
     pub channels: Option<Vec<Channel>>,
     /// Messages per second.
     pub throttle_rate: Option<u16>,
+    /// Hookline: this endpoint's in-flight cap; `null` for `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    pub concurrency_limit: Option<u32>,
     /// Labels.
     pub metadata: Metadata,
     /// Creation time.
@@ -127,6 +141,17 @@ fn event_types(v: Option<Vec<EventTypeName>>) -> Result<Option<Vec<EventTypeName
 fn channels(v: Option<Vec<Channel>>) -> Result<Option<Vec<Channel>>, ApiError> {
     v.map(|c| unique_list("channels", c, MAX_ENDPOINT_CHANNELS))
         .transpose()
+}
+
+/// Refuses an in-flight cap outside `1..=10000`.
+fn concurrency_limit(limit: Option<u32>) -> Result<Option<u32>, ApiError> {
+    match limit {
+        Some(n) if !(1..=MAX_CONCURRENCY_LIMIT).contains(&n) => Err(ApiError::validation(
+            "concurrencyLimit",
+            format!("must be from 1 to {MAX_CONCURRENCY_LIMIT}, or null for the default"),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Refuses uids that look like endpoint ids, which paths could not tell apart.
@@ -154,6 +179,7 @@ impl EndpointUpdate {
             event_types: event_types(self.event_types)?,
             channels: channels(self.channels)?,
             throttle_rate: throttle_rate(self.throttle_rate)?,
+            concurrency_limit: concurrency_limit(self.concurrency_limit)?,
             metadata: self.metadata.unwrap_or_default(),
         })
     }
@@ -179,6 +205,7 @@ impl EndpointIn {
             event_types: self.event_types,
             channels: self.channels,
             throttle_rate: self.throttle_rate,
+            concurrency_limit: self.concurrency_limit,
             uid: self.uid,
             metadata: self.metadata,
         }
@@ -218,6 +245,10 @@ impl EndpointPatch {
                 Some(rate) => throttle_rate(rate)?,
                 None => current.throttle_rate,
             },
+            concurrency_limit: match self.concurrency_limit {
+                Some(limit) => concurrency_limit(limit)?,
+                None => current.concurrency_limit,
+            },
             metadata: self.metadata.unwrap_or_else(|| current.metadata.clone()),
         })
     }
@@ -231,9 +262,11 @@ impl From<Endpoint> for EndpointOut {
             url: ep.url,
             description: ep.description,
             disabled: ep.disabled,
+            disabled_reason: ep.disabled_reason,
             event_types: ep.event_types,
             channels: ep.channels,
             throttle_rate: ep.throttle_rate,
+            concurrency_limit: ep.concurrency_limit,
             metadata: ep.metadata,
             created_at: ep.created_at,
             updated_at: ep.updated_at,
@@ -270,6 +303,97 @@ mod tests {
             let parsed: EndpointIn = parse_json(body.as_bytes()).unwrap();
             let err = parsed.into_parts().unwrap_err();
             assert!(err.to_string().starts_with(field), "{body}: {err}");
+        }
+    }
+
+    /// An endpoint as stored, with a cap of 7 and a reason the engine disabled it.
+    fn stored() -> Endpoint {
+        Endpoint {
+            id: EndpointId::generate(),
+            app_id: crate::domain::AppId::generate(),
+            uid: None,
+            url: EndpointUrl::from_trusted("https://example.com/h".into()),
+            description: String::new(),
+            disabled: true,
+            disabled_reason: Some("the receiver answered 410 Gone".into()),
+            concurrency_limit: Some(7),
+            event_types: None,
+            channels: None,
+            throttle_rate: None,
+            metadata: Metadata::new(),
+            headers: BTreeMap::new(),
+            secret: EndpointSecret::generate(),
+            retired_secrets: Vec::new(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn created_limit(body: &str) -> Result<Option<u32>, ApiError> {
+        let parsed: EndpointIn = parse_json(body.as_bytes())?;
+        Ok(parsed.into_parts()?.0.concurrency_limit)
+    }
+
+    fn put_limit(body: &str) -> Result<Option<u32>, ApiError> {
+        let parsed: EndpointUpdate = parse_json(body.as_bytes())?;
+        Ok(parsed.into_fields()?.concurrency_limit)
+    }
+
+    fn patched_limit(body: &str) -> Result<Option<u32>, ApiError> {
+        let parsed: EndpointPatch = parse_json(body.as_bytes())?;
+        Ok(parsed.apply(&stored())?.concurrency_limit)
+    }
+
+    #[test]
+    fn a_concurrency_limit_must_be_from_1_to_10000() {
+        for check in [created_limit, put_limit, patched_limit] {
+            let with = |v: &str| {
+                check(&format!(
+                    r#"{{"url": "https://x", "concurrencyLimit": {v}}}"#
+                ))
+            };
+            assert_eq!(with("1").unwrap(), Some(1));
+            assert_eq!(with("10000").unwrap(), Some(10_000));
+            for bad in ["0", "10001", "-1", "2.5", "\"8\"", "4294967296"] {
+                let err = with(bad).unwrap_err();
+                assert_eq!(err.code(), "validation", "{bad}: {err}");
+                assert!(err.to_string().contains("concurrencyLimit"), "{bad}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_absent_limit_is_the_default_on_create_and_put_and_unchanged_on_patch() {
+        let no_limit = r#"{"url": "https://x", "somethingNew": [1]}"#;
+        assert_eq!(created_limit(no_limit).unwrap(), None);
+        assert_eq!(put_limit(no_limit).unwrap(), None);
+        assert_eq!(patched_limit(no_limit).unwrap(), Some(7));
+        assert_eq!(patched_limit("{}").unwrap(), Some(7));
+        assert_eq!(
+            patched_limit(r#"{"concurrencyLimit": null}"#).unwrap(),
+            None
+        );
+        assert_eq!(
+            patched_limit(r#"{"concurrencyLimit": 3}"#).unwrap(),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn the_output_shows_the_cap_and_why_the_engine_disabled_it() {
+        let out = serde_json::to_value(EndpointOut::from(stored())).unwrap();
+        assert_eq!(out["concurrencyLimit"], 7);
+        assert_eq!(out["disabledReason"], "the receiver answered 410 Gone");
+
+        let plain = Endpoint {
+            disabled: false,
+            disabled_reason: None,
+            concurrency_limit: None,
+            ..stored()
+        };
+        let out = serde_json::to_value(EndpointOut::from(plain)).unwrap();
+        for key in ["concurrencyLimit", "disabledReason"] {
+            assert_eq!(out.get(key), Some(&serde_json::Value::Null), "{key}");
         }
     }
 }

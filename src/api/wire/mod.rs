@@ -6,6 +6,7 @@
 mod application;
 mod attempt;
 mod endpoint;
+mod endpoint_health;
 mod endpoint_ops;
 mod event_type;
 mod headers;
@@ -14,6 +15,7 @@ mod message;
 pub use application::{ApplicationIn, ApplicationOut, ApplicationPatch};
 pub use attempt::{EndpointMessageOut, MessageAttemptOut, MessageEndpointOut};
 pub use endpoint::{EndpointIn, EndpointOut, EndpointPatch, EndpointUpdate};
+pub use endpoint_health::{BreakerOut, EndpointHealthOut, RecentOut};
 pub use endpoint_ops::{
     EndpointSecretOut, EndpointSecretRotateIn, EndpointStatsOut, RecoverIn, RecoverOut,
     check_window,

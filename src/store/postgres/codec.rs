@@ -29,7 +29,8 @@ pub(super) const ENDPOINT_COLS: &str = "e.id AS id, e.app_id AS app_id, e.uid AS
     e.event_types AS event_types, e.channels AS channels, e.throttle_rate AS throttle_rate, \
     e.metadata::text AS metadata, e.headers::text AS headers, e.secret AS secret, \
     e.retired_secrets::text AS retired_secrets, e.created_at AS created_at, \
-    e.updated_at AS updated_at";
+    e.updated_at AS updated_at, e.disabled_reason AS disabled_reason, \
+    e.concurrency_limit AS concurrency_limit";
 pub(super) const EVENT_TYPE_COLS: &str = "t.name AS name, t.description AS description, \
     t.archived AS archived, t.deprecated AS deprecated, t.feature_flag AS feature_flag, \
     t.schemas::text AS schemas, t.created_at AS created_at, t.updated_at AS updated_at";
@@ -260,6 +261,9 @@ pub(super) fn endpoint(row: &PgRow, now: DateTime<Utc>) -> StoreResult<Endpoint>
         url: EndpointUrl::from_trusted(col(row, "url")?),
         description: col(row, "description")?,
         disabled: col(row, "disabled")?,
+        disabled_reason: col(row, "disabled_reason")?,
+        concurrency_limit: col::<Option<i32>>(row, "concurrency_limit")?
+            .and_then(|n| u32::try_from(n).ok()),
         event_types: col::<Option<Vec<String>>>(row, "event_types")?
             .map(|v| v.into_iter().map(EventTypeName::from_trusted).collect()),
         channels: col::<Option<Vec<String>>>(row, "channels")?

@@ -12,7 +12,8 @@ use super::codec::{
     affected, col, duration_ms, json_col, limit_param, live_retired, ms, now_ms, parse_secret,
     time_col, trigger_col,
 };
-use super::notify;
+use super::{gate, notify};
+use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
     Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, StoreError, StoreResult,
@@ -20,82 +21,110 @@ use crate::store::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
+use std::collections::HashMap;
 use std::time::Duration;
 
-/// Leases due deliveries and fails those whose endpoint is disabled, in one statement.
-///
-/// `FOR UPDATE OF d SKIP LOCKED` makes concurrent claimers take disjoint rows without
-/// waiting for each other (only delivery rows are locked, never their endpoints). Every
-/// candidate is returned with its `disabled` flag so the caller can tell a short batch
-/// (the queue is drained) from one thinned out by disabled endpoints. The lock lasts only
-/// as long as the statement: the lease, not a transaction, protects the delivery afterwards.
-const CLAIM: &str = "
-WITH due AS (
-    SELECT d.id, e.disabled
-    FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-    WHERE d.status IN (1, 3) AND d.due_at <= now()
-    ORDER BY d.due_at, d.id
-    LIMIT $1
-    FOR UPDATE OF d SKIP LOCKED
+/// Leases, for each granted endpoint, its oldest due deliveries up to the grant, and
+/// returns everything needed to send them. Runs inside the claim's transaction, which
+/// holds the endpoints' rows, so no other claimer is leasing for the same endpoints.
+const LEASE: &str = "
+WITH g AS (
+    SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS g(endpoint_id, n)
+), picked AS (
+    SELECT p.id FROM g CROSS JOIN LATERAL (
+        SELECT d.id FROM deliveries d
+        WHERE d.endpoint_id = g.endpoint_id AND d.status IN (1, 3) AND d.due_at <= now()
+        ORDER BY d.due_at, d.id
+        LIMIT g.n
+        FOR UPDATE SKIP LOCKED) p
 ), leased AS (
     UPDATE deliveries d
-    SET status = CASE WHEN due.disabled THEN 2 ELSE 3 END,
-        due_at = CASE WHEN due.disabled THEN NULL
-                      ELSE now() + $2 * interval '1 millisecond' END,
-        locked_by = CASE WHEN due.disabled THEN NULL ELSE $3 END,
+    SET status = 3, due_at = now() + $3 * interval '1 millisecond', locked_by = $4,
         updated_at = now()
-    FROM due
-    WHERE d.id = due.id
-    RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.due_at,
-              due.disabled
+    FROM picked
+    WHERE d.id = picked.id
+    RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.due_at
 )
 SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
-       l.due_at AS locked_until, l.disabled,
-       CASE WHEN l.disabled THEN NULL ELSE m.payload END AS payload,
+       l.due_at AS locked_until, m.payload,
        e.url, e.headers::text AS headers, e.secret, e.retired_secrets::text AS retired_secrets
 FROM leased l
 JOIN messages m ON m.id = l.msg_id
 JOIN endpoints e ON e.id = l.endpoint_id
 ORDER BY l.id";
 
-/// Leases up to `limit` due deliveries, oldest due first.
-///
-/// Candidates whose endpoint is disabled are failed instead of leased and the batch is
-/// topped up with another statement, as the SQLite store does, so a short batch always
-/// means the queue is drained. Each statement commits on its own; no transaction outlives
-/// the call.
+/// Leases up to `limit` due deliveries in one transaction, as the claim policy splits
+/// them across endpoints (see [`ClaimPolicy::plan`]): due deliveries of disabled endpoints
+/// are failed, held-back ones are left as they are. Queue times use the database clock.
 pub(super) async fn claim(
     db: &PostgresStore,
     worker_id: &str,
     limit: usize,
     lease: Duration,
+    policy: &ClaimPolicy,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let lease_ms = duration_ms(lease).max(1);
+    let mut tx = db.pool.begin().await?;
+    let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let candidates = gate::candidates(&mut tx, limit).await?;
+    if candidates.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let plan = policy.plan(&candidates, limit, ms(db_now));
+    if !plan.disabled.is_empty() {
+        let ids: Vec<&str> = plan.disabled.iter().map(|e| e.as_str()).collect();
+        sqlx::query(
+            "UPDATE deliveries SET status = 2, due_at = NULL, locked_by = NULL, updated_at = now()
+             WHERE endpoint_id = ANY($1) AND status IN (1, 3) AND due_at <= now()",
+        )
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut claimed = Vec::new();
-    while claimed.len() < limit {
-        let want = limit - claimed.len();
-        let rows = sqlx::query(CLAIM)
-            .bind(limit_param(want))
+    if !plan.grants.is_empty() {
+        let ids: Vec<&str> = plan.grants.iter().map(|g| g.endpoint_id.as_str()).collect();
+        let quotas: Vec<i64> = plan
+            .grants
+            .iter()
+            .map(|g| limit_param(g.slots.len()))
+            .collect();
+        let rows = sqlx::query(LEASE)
+            .bind(ids)
+            .bind(quotas)
             .bind(lease_ms)
             .bind(worker_id)
-            .fetch_all(&db.pool)
+            .fetch_all(&mut *tx)
             .await?;
-        let exhausted = rows.len() < want;
         let now = now_ms();
         for row in &rows {
-            if !col::<bool>(row, "disabled")? {
-                claimed.push(claimed_delivery(row, now)?);
+            claimed.push(claimed_delivery(row, now)?);
+        }
+        // Hand out each endpoint's send slots in id (creation) order.
+        let mut slots: HashMap<&str, std::slice::Iter<'_, DateTime<Utc>>> = plan
+            .grants
+            .iter()
+            .map(|g| (g.endpoint_id.as_str(), g.slots.iter()))
+            .collect();
+        for c in &mut claimed {
+            if let Some(at) = slots
+                .get_mut(c.endpoint_id.as_str())
+                .and_then(Iterator::next)
+            {
+                c.not_before = *at;
             }
         }
-        if exhausted {
-            break;
-        }
     }
+    gate::write_plan(&mut tx, &plan).await?;
+    tx.commit().await?;
     Ok(claimed)
 }
 
-/// Decodes a row of [`CLAIM`]: the current key and the retired ones still valid at `now`.
+/// Decodes a row of [`LEASE`]: the current key and the retired ones still valid at `now`.
 fn claimed_delivery(row: &PgRow, now: DateTime<Utc>) -> StoreResult<ClaimedDelivery> {
     let mut secrets = vec![parse_secret(&col::<String>(row, "secret")?)?];
     secrets.extend(
@@ -118,6 +147,7 @@ fn claimed_delivery(row: &PgRow, now: DateTime<Utc>) -> StoreResult<ClaimedDeliv
         })?,
         trigger_type: trigger_col(row, "trigger_type")?,
         locked_until: time_col(row, "locked_until")?,
+        not_before: now,
     })
 }
 
@@ -128,7 +158,11 @@ fn claimed_delivery(row: &PgRow, now: DateTime<Utc>) -> StoreResult<ClaimedDeliv
 /// dropped only if its endpoint or message has been deleted meanwhile, since the log of a
 /// deleted endpoint is deleted with it. An attempt id already recorded is skipped, so a
 /// batch retried after a commit whose acknowledgement was lost does not fail forever.
-pub(super) async fn record_outcomes(db: &PostgresStore, outcomes: &[Outcome]) -> StoreResult<()> {
+pub(super) async fn record_outcomes(
+    db: &PostgresStore,
+    outcomes: &[Outcome],
+    breaker: &BreakerPolicy,
+) -> StoreResult<()> {
     if outcomes.is_empty() {
         return Ok(());
     }
@@ -195,21 +229,7 @@ pub(super) async fn record_outcomes(db: &PostgresStore, outcomes: &[Outcome]) ->
     .execute(&mut *tx)
     .await?;
 
-    // Sorted and unique, so concurrent batches lock endpoint rows in the same order.
-    let mut gone: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| o.disable_endpoint)
-        .map(|o| o.attempt.endpoint_id.as_str())
-        .collect();
-    gone.sort_unstable();
-    gone.dedup();
-    if !gone.is_empty() {
-        sqlx::query("UPDATE endpoints SET disabled = true, updated_at = $1 WHERE id = ANY($2)")
-            .bind(now_ms())
-            .bind(gone)
-            .execute(&mut *tx)
-            .await?;
-    }
+    gate::record_breakers(&mut tx, outcomes, breaker, now_ms()).await?;
     tx.commit().await?;
     Ok(())
 }

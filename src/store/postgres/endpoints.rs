@@ -29,8 +29,10 @@ pub(super) async fn create(
     let row = sqlx::query(&format!(
         "INSERT INTO endpoints AS e
              (id, app_id, uid, url, description, disabled, event_types, channels,
-              throttle_rate, metadata, headers, secret, retired_secrets, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, '[]', $13, $13)
+              throttle_rate, metadata, headers, secret, retired_secrets, created_at, updated_at,
+              concurrency_limit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, '[]', $13, $13,
+                 $14)
          RETURNING {ENDPOINT_COLS}"
     ))
     .bind(EndpointId::generate().as_str())
@@ -46,6 +48,7 @@ pub(super) async fn create(
     .bind(to_json(headers)?)
     .bind(secret.expose())
     .bind(now)
+    .bind(fields.concurrency_limit.and_then(|n| i32::try_from(n).ok()))
     .fetch_one(&db.pool)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
@@ -99,7 +102,12 @@ pub(super) async fn update(
     let row = sqlx::query(&format!(
         "UPDATE endpoints AS e
          SET uid = $1, url = $2, description = $3, disabled = $4, event_types = $5,
-             channels = $6, throttle_rate = $7, metadata = $8::jsonb, updated_at = $9
+             channels = $6, throttle_rate = $7, metadata = $8::jsonb, updated_at = $9,
+             concurrency_limit = $12,
+             -- Enabling an endpoint forgets why the engine disabled it and how long it had
+             -- been failing, or it would be disabled again by its next failure.
+             disabled_reason = CASE WHEN $4 THEN e.disabled_reason END,
+             failing_since = CASE WHEN $4 THEN e.failing_since END
          WHERE e.app_id = $10 AND e.id = $11
          RETURNING {ENDPOINT_COLS}"
     ))
@@ -114,6 +122,7 @@ pub(super) async fn update(
     .bind(now)
     .bind(app_id.as_str())
     .bind(id.as_str())
+    .bind(fields.concurrency_limit.and_then(|n| i32::try_from(n).ok()))
     .fetch_optional(&db.pool)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;

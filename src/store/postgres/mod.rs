@@ -13,12 +13,14 @@ mod apps;
 mod codec;
 mod delivery;
 mod endpoints;
+mod gate;
 mod keys;
 mod listings;
 mod messages;
 mod notify;
 
 use super::*;
+use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -301,12 +303,25 @@ impl Store for PostgresStore {
         worker_id: &str,
         limit: usize,
         lease: Duration,
+        policy: &ClaimPolicy,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        delivery::claim(self, worker_id, limit, lease).await
+        delivery::claim(self, worker_id, limit, lease, policy).await
     }
 
-    async fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()> {
-        delivery::record_outcomes(self, outcomes).await
+    async fn record_outcomes(
+        &self,
+        outcomes: &[Outcome],
+        breaker: &BreakerPolicy,
+    ) -> StoreResult<()> {
+        delivery::record_outcomes(self, outcomes, breaker).await
+    }
+
+    async fn endpoint_health(
+        &self,
+        app_id: &AppId,
+        id: &EndpointId,
+    ) -> StoreResult<EndpointHealth> {
+        gate::endpoint_health(self, app_id, id).await
     }
 
     async fn release(&self, worker_id: &str, delivery_ids: &[i64]) -> StoreResult<()> {

@@ -5,72 +5,82 @@
 //! `due_at = now + lease` and `locked_by`; an outcome or release only applies while
 //! `locked_by` still names the worker and the status is still 3.
 
-use super::SqliteStore;
 use super::codec::{
-    CHUNK, StoredRetired, affected, col, duration_ms, json_col, ms, now_ms, parse_secret,
+    CHUNK, StoredRetired, affected, col, duration_ms, from_ms, json_col, ms, now_ms, parse_secret,
 };
+use super::{SqliteStore, gate};
+use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
     ClaimedDelivery, DeliveryStatus, NextStep, Outcome, StoreError, StoreResult, TriggerType,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
 use std::time::Duration;
 
-/// Leases up to `limit` due deliveries, oldest due first, in one write transaction.
-///
-/// Candidates whose endpoint is disabled are failed instead of leased, and the batch is
-/// topped up from the next candidates, so the work done per claim stays proportional to
-/// `limit` however large the backlog is.
+/// Leases up to `limit` due deliveries in one write transaction, as the claim policy
+/// splits them across endpoints (see [`ClaimPolicy::plan`]): due deliveries of disabled
+/// endpoints are failed, held-back ones are left as they are.
 pub(super) async fn claim(
     db: &SqliteStore,
     worker_id: &str,
     limit: usize,
     lease: Duration,
+    policy: &ClaimPolicy,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let now = now_ms();
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let until = now.saturating_add(duration_ms(lease).max(1));
     let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
-    let mut claimed = Vec::new();
-    while claimed.len() < limit {
-        let want = (limit - claimed.len()).min(CHUNK);
-        let candidates: Vec<(i64, bool)> = sqlx::query_as(
-            "SELECT d.id, e.disabled FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-             WHERE d.status IN (1, 3) AND d.due_at <= ?
-             ORDER BY d.due_at, d.id LIMIT ?",
+    let candidates = gate::candidates(&mut tx, now, limit).await?;
+    let plan = policy.plan(&candidates, limit, from_ms(now)?);
+    if !plan.disabled.is_empty() {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE deliveries SET status = 2, due_at = NULL, locked_by = NULL, updated_at = ",
+        );
+        qb.push_bind(now)
+            .push(" WHERE status IN (1, 3) AND due_at <= ")
+            .push_bind(now)
+            .push(" AND endpoint_id IN (");
+        let mut list = qb.separated(", ");
+        for id in &plan.disabled {
+            list.push_bind(id.as_str());
+        }
+        list.push_unseparated(")");
+        qb.build().execute(&mut *tx).await?;
+    }
+    let mut slots = HashMap::new();
+    for grant in &plan.grants {
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE deliveries SET status = 3, due_at = ?1, locked_by = ?2, updated_at = ?3
+             WHERE id IN (SELECT id FROM deliveries
+                          WHERE endpoint_id = ?4 AND status IN (1, 3) AND due_at <= ?3
+                          ORDER BY due_at LIMIT ?5)
+             RETURNING id",
         )
+        .bind(until)
+        .bind(worker_id)
         .bind(now)
-        .bind(i64::try_from(want).unwrap_or(i64::MAX))
+        .bind(grant.endpoint_id.as_str())
+        .bind(i64::try_from(grant.slots.len()).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
-        let exhausted = candidates.len() < want;
-        let (disabled, enabled): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|c| c.1);
-        if !disabled.is_empty() {
-            let mut qb = QueryBuilder::new(
-                "UPDATE deliveries SET status = 2, due_at = NULL, locked_by = NULL, updated_at = ",
-            );
-            qb.push_bind(now);
-            push_ids(&mut qb, disabled.iter().map(|c| c.0));
-            qb.build().execute(&mut *tx).await?;
-        }
-        if !enabled.is_empty() {
-            let mut qb = QueryBuilder::new("UPDATE deliveries SET status = 3, due_at = ");
-            qb.push_bind(until)
-                .push(", locked_by = ")
-                .push_bind(worker_id)
-                .push(", updated_at = ")
-                .push_bind(now);
-            push_ids(&mut qb, enabled.iter().map(|c| c.0));
-            qb.push(" RETURNING id");
-            let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
-            claimed.extend(load_claimed(&mut tx, &ids, now, until).await?);
-        }
-        if exhausted {
-            break;
-        }
+        ids.sort_unstable();
+        slots.extend(ids.into_iter().zip(grant.slots.iter().copied()));
+    }
+    gate::write_plan(&mut tx, &plan).await?;
+    let ids: Vec<i64> = slots.keys().copied().collect();
+    let mut claimed = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        claimed.extend(load_claimed(&mut tx, chunk, now, until).await?);
     }
     tx.commit().await?;
+    for c in &mut claimed {
+        if let Some(at) = slots.get(&c.delivery_id) {
+            c.not_before = *at;
+        }
+    }
     Ok(claimed)
 }
 
@@ -133,6 +143,7 @@ async fn load_claimed(
                 })?,
                 trigger_type: TriggerType::from_i64(col(row, "trigger_type")?),
                 locked_until,
+                not_before: from_ms(now)?,
             })
         })
         .collect()
@@ -146,7 +157,11 @@ async fn load_claimed(
 ///
 /// Recording the same batch twice is harmless: attempts are keyed by id and the second
 /// pass no longer holds the leases.
-pub(super) async fn record_outcomes(db: &SqliteStore, outcomes: &[Outcome]) -> StoreResult<()> {
+pub(super) async fn record_outcomes(
+    db: &SqliteStore,
+    outcomes: &[Outcome],
+    breaker: &BreakerPolicy,
+) -> StoreResult<()> {
     if outcomes.is_empty() {
         return Ok(());
     }
@@ -203,23 +218,8 @@ pub(super) async fn record_outcomes(db: &SqliteStore, outcomes: &[Outcome]) -> S
              AND deliveries.status = 3",
         );
         qb.build().execute(&mut *tx).await?;
-
-        let gone: Vec<&str> = chunk
-            .iter()
-            .filter(|o| o.disable_endpoint)
-            .map(|o| o.attempt.endpoint_id.as_str())
-            .collect();
-        if !gone.is_empty() {
-            let mut qb = QueryBuilder::new("UPDATE endpoints SET disabled = 1, updated_at = ");
-            qb.push_bind(now).push(" WHERE id IN (");
-            let mut list = qb.separated(", ");
-            for id in gone {
-                list.push_bind(id);
-            }
-            list.push_unseparated(")");
-            qb.build().execute(&mut *tx).await?;
-        }
     }
+    gate::record_breakers(&mut tx, outcomes, breaker, from_ms(now)?).await?;
     tx.commit().await?;
     Ok(())
 }

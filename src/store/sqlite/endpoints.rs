@@ -29,8 +29,9 @@ pub(super) async fn create(
     let row = sqlx::query(
         "INSERT INTO endpoints
              (id, app_id, uid, url, description, disabled, event_types, channels,
-              throttle_rate, metadata, headers, secret, retired_secrets, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?)
+              throttle_rate, metadata, headers, secret, retired_secrets, created_at, updated_at,
+              concurrency_limit)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?)
          RETURNING *",
     )
     .bind(EndpointId::generate().as_str())
@@ -47,6 +48,7 @@ pub(super) async fn create(
     .bind(secret.expose())
     .bind(now)
     .bind(now)
+    .bind(fields.concurrency_limit.map(i64::from))
     .fetch_one(&db.write)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
@@ -99,9 +101,14 @@ pub(super) async fn update(
     let now = now_ms();
     let row = sqlx::query(
         "UPDATE endpoints
-         SET uid = ?, url = ?, description = ?, disabled = ?, event_types = ?, channels = ?,
-             throttle_rate = ?, metadata = ?, updated_at = ?
-         WHERE app_id = ? AND id = ?
+         SET uid = ?1, url = ?2, description = ?3, disabled = ?4, event_types = ?5,
+             channels = ?6, throttle_rate = ?7, metadata = ?8, updated_at = ?9,
+             concurrency_limit = ?10,
+             -- Enabling an endpoint forgets why the engine disabled it and how long it had
+             -- been failing, or it would be disabled again by its next failure.
+             disabled_reason = CASE WHEN ?4 THEN disabled_reason ELSE NULL END,
+             failing_since = CASE WHEN ?4 THEN failing_since ELSE NULL END
+         WHERE app_id = ?11 AND id = ?12
          RETURNING *",
     )
     .bind(fields.uid.as_ref().map(|u| u.as_str()))
@@ -113,6 +120,7 @@ pub(super) async fn update(
     .bind(fields.throttle_rate)
     .bind(to_json(&fields.metadata)?)
     .bind(now)
+    .bind(fields.concurrency_limit.map(i64::from))
     .bind(app_id.as_str())
     .bind(id.as_str())
     .fetch_optional(&db.write)

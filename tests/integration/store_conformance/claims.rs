@@ -18,7 +18,10 @@ pub async fn claimed_delivery_is_not_claimed_again_until_its_lease_expires(store
     let (msg, _) = post(&store, message(&app.id, "a", None)).await;
 
     let before = Utc::now();
-    let claimed = store.claim(WORKER_A, 10, SHORT_LEASE).await.expect("claim");
+    let claimed = store
+        .claim(WORKER_A, 10, SHORT_LEASE, &open_policy())
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 1);
     let c = &claimed[0];
     assert_eq!(

@@ -45,7 +45,7 @@ pub async fn delivered_outcome_finishes_the_delivery_and_logs_the_attempt(store:
     assert_eq!(a.url, ep.url);
     assert!(claim(&store, WORKER_B, 10).await.is_empty());
     store
-        .record_outcomes(&[])
+        .record_outcomes(&[], &open_policy().breaker)
         .await
         .expect("an empty batch is fine");
 }
@@ -109,7 +109,7 @@ pub async fn outcome_after_a_lost_lease_is_logged_but_leaves_the_delivery_alone(
     let ep = plain_endpoint(&store, &app.id).await;
     let (msg, _) = post(&store, message(&app.id, "a", None)).await;
     let slow = store
-        .claim(WORKER_A, 1, SHORT_LEASE)
+        .claim(WORKER_A, 1, SHORT_LEASE, &open_policy())
         .await
         .expect("claim")
         .remove(0);

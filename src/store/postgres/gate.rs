@@ -1,0 +1,319 @@
+//! Isolation state in Postgres: the candidates a claim chooses from, the gate state it
+//! writes back, breaker bookkeeping when outcomes are recorded, and the health view.
+//!
+//! A claim locks the endpoint rows it considers (`FOR UPDATE … SKIP LOCKED`) for the
+//! length of its transaction: a second worker skips those endpoints and serves others, so
+//! in-flight counts, rate slots and half-open probes are read and advanced by one claimer
+//! at a time per endpoint, fleet-wide. No lock outlives the claim.
+
+use super::PostgresStore;
+use super::codec::{col, limit_param, ms};
+use crate::delivery::gate::{BreakerPolicy, BreakerState, Candidate, EndpointGate, Plan};
+use crate::domain::{AppId, EndpointId};
+use crate::store::{Attempt, EndpointHealth, Outcome, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use std::collections::{BTreeMap, HashSet};
+
+/// Most endpoints considered per claim (those whose oldest due delivery is oldest).
+const MAX_CANDIDATES: i64 = 1000;
+
+const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.breaker_trips, \
+    e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
+    e.failing_since, e.rate_tat, e.created_at AS e_created_at";
+
+/// Endpoints with due work, oldest head first, locked for this transaction. The
+/// recursive CTE is a loose index scan over `deliveries_ready`: one probe per endpoint
+/// with waiting deliveries, however deep its backlog.
+const CANDIDATES: &str = "
+WITH RECURSIVE heads AS (
+    (SELECT endpoint_id, due_at FROM deliveries
+     WHERE status IN (1, 3) ORDER BY endpoint_id, due_at LIMIT 1)
+    UNION ALL
+    SELECT n.endpoint_id, n.due_at FROM heads h CROSS JOIN LATERAL (
+        SELECT endpoint_id, due_at FROM deliveries
+        WHERE status IN (1, 3) AND endpoint_id > h.endpoint_id
+        ORDER BY endpoint_id, due_at LIMIT 1) n
+), due_heads AS (
+    SELECT endpoint_id, due_at AS head FROM heads WHERE due_at <= now()
+    ORDER BY due_at LIMIT $2
+)
+SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
+       a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
+       (SELECT count(*) FROM (SELECT 1 FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.status IN (1, 3) AND d.due_at <= now()
+            LIMIT $1) x) AS due,
+       (SELECT count(*) FROM deliveries d
+            WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) AS in_flight
+FROM due_heads h
+JOIN endpoints e ON e.id = h.endpoint_id
+JOIN applications a ON a.id = e.app_id
+ORDER BY h.head
+FOR UPDATE OF e SKIP LOCKED";
+
+fn count(row: &PgRow, name: &str) -> StoreResult<usize> {
+    let n: i64 = col(row, name)?;
+    usize::try_from(n).map_err(|_| StoreError::Corrupt(format!("{name} {n} is out of range")))
+}
+
+fn small(row: &PgRow, name: &str) -> StoreResult<u32> {
+    let n: i32 = col(row, name)?;
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{name} {n} is out of range")))
+}
+
+fn opt_time(row: &PgRow, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(col::<Option<DateTime<Utc>>>(row, name)?.map(ms))
+}
+
+fn rate(row: &PgRow, name: &str) -> StoreResult<Option<u16>> {
+    Ok(col::<Option<i32>>(row, name)?.and_then(|n| u16::try_from(n).ok()))
+}
+
+fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
+    let created: DateTime<Utc> = col(row, "e_created_at")?;
+    Ok(EndpointGate {
+        breaker: BreakerState::from_i64(i64::from(col::<i16>(row, "breaker_state")?)),
+        breaker_since: opt_time(row, "breaker_since")?.unwrap_or(created),
+        open_until: opt_time(row, "open_until")?,
+        trips: small(row, "breaker_trips")?,
+        consecutive_failures: small(row, "consecutive_failures")?,
+        window_start: opt_time(row, "window_start")?.unwrap_or(created),
+        window_total: small(row, "window_total")?,
+        window_failures: small(row, "window_failures")?,
+        failing_since: opt_time(row, "failing_since")?,
+        rate_tat: opt_time(row, "rate_tat")?,
+    })
+}
+
+/// The claim's candidates, with the rows of their endpoints (and of throttled
+/// applications) locked until the transaction ends. Endpoints another claimer holds are
+/// skipped, and so are those of a throttled application another claimer holds.
+pub(super) async fn candidates(
+    conn: &mut PgConnection,
+    limit: usize,
+) -> StoreResult<Vec<Candidate>> {
+    let rows = sqlx::query(&CANDIDATES.replace("GATE_COLS", GATE_COLS))
+        .bind(limit_param(limit))
+        .bind(MAX_CANDIDATES)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut candidates = rows
+        .iter()
+        .map(|row| {
+            Ok(Candidate {
+                endpoint_id: EndpointId::from_trusted(col(row, "id")?),
+                app_id: AppId::from_trusted(col(row, "app_id")?),
+                oldest_due: ms(col(row, "head")?),
+                due: count(row, "due")?,
+                in_flight: count(row, "in_flight")?,
+                disabled: col(row, "disabled")?,
+                concurrency_limit: col::<Option<i32>>(row, "concurrency_limit")?
+                    .and_then(|n| u32::try_from(n).ok()),
+                throttle_rate: rate(row, "throttle_rate")?,
+                app_throttle_rate: rate(row, "app_throttle_rate")?,
+                app_rate_tat: opt_time(row, "app_rate_tat")?,
+                gate: gate(row)?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut throttled: Vec<&str> = candidates
+        .iter()
+        .filter(|c| c.app_throttle_rate.is_some())
+        .map(|c| c.app_id.as_str())
+        .collect();
+    if !throttled.is_empty() {
+        throttled.sort_unstable();
+        throttled.dedup();
+        let locked: HashSet<String> = sqlx::query_scalar(
+            "SELECT id FROM applications WHERE id = ANY($1) ORDER BY id FOR UPDATE SKIP LOCKED",
+        )
+        .bind(&throttled)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        candidates.retain(|c| c.app_throttle_rate.is_none() || locked.contains(c.app_id.as_str()));
+    }
+    Ok(candidates)
+}
+
+/// Writes back what a claim's plan changed: breakers moved to half-open, rate slot times.
+pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreResult<()> {
+    if !plan.grants.is_empty() {
+        let ids: Vec<&str> = plan.grants.iter().map(|g| g.endpoint_id.as_str()).collect();
+        let states: Vec<i16> = plan.grants.iter().map(|g| g.gate.breaker as i16).collect();
+        let since: Vec<DateTime<Utc>> = plan.grants.iter().map(|g| g.gate.breaker_since).collect();
+        let tats: Vec<Option<DateTime<Utc>>> =
+            plan.grants.iter().map(|g| g.gate.rate_tat).collect();
+        sqlx::query(
+            "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since,
+                 rate_tat = u.tat
+             FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[], $4::timestamptz[])
+                  AS u(id, state, since, tat)
+             WHERE e.id = u.id",
+        )
+        .bind(ids)
+        .bind(states)
+        .bind(since)
+        .bind(tats)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !plan.app_rate_tats.is_empty() {
+        let ids: Vec<&str> = plan.app_rate_tats.iter().map(|a| a.0.as_str()).collect();
+        let tats: Vec<DateTime<Utc>> = plan.app_rate_tats.iter().map(|a| a.1).collect();
+        sqlx::query(
+            "UPDATE applications a SET rate_tat = u.tat
+             FROM UNNEST($1::text[], $2::timestamptz[]) AS u(id, tat) WHERE a.id = u.id",
+        )
+        .bind(ids)
+        .bind(tats)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Folds recorded attempts into each endpoint's breaker, and disables endpoints that
+/// answered 410 or have failed everything for too long. Endpoint rows are locked in id
+/// order, so concurrent recorders never deadlock.
+pub(super) async fn record_breakers(
+    conn: &mut PgConnection,
+    outcomes: &[Outcome],
+    breaker: &BreakerPolicy,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut by_endpoint: BTreeMap<&str, (Vec<&Attempt>, bool)> = BTreeMap::new();
+    for o in outcomes {
+        let entry = by_endpoint
+            .entry(o.attempt.endpoint_id.as_str())
+            .or_default();
+        entry.0.push(&o.attempt);
+        entry.1 |= o.disable_endpoint;
+    }
+    let ids: Vec<&str> = by_endpoint.keys().copied().collect();
+    let rows = sqlx::query(&format!(
+        "SELECT e.id, {GATE_COLS} FROM endpoints e WHERE e.id = ANY($1) ORDER BY e.id FOR UPDATE"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut updated: Vec<(String, EndpointGate, Option<String>)> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = col(row, "id")?;
+        let Some((attempts, gone)) = by_endpoint.get_mut(id.as_str()) else {
+            continue;
+        };
+        let mut g = gate(row)?;
+        attempts.sort_by_key(|a| a.created_at);
+        let stale = breaker.record(&mut g, attempts, now);
+        let reason = if *gone {
+            Some(crate::delivery::gate::breaker::DISABLED_GONE.to_owned())
+        } else {
+            stale
+        };
+        updated.push((id, g, reason));
+    }
+    if updated.is_empty() {
+        return Ok(());
+    }
+    let field =
+        |f: fn(&EndpointGate) -> i32| -> Vec<i32> { updated.iter().map(|u| f(&u.1)).collect() };
+    sqlx::query(
+        "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since,
+             open_until = u.open_until, breaker_trips = u.trips,
+             consecutive_failures = u.consecutive, window_start = u.window_start,
+             window_total = u.window_total, window_failures = u.window_failures,
+             failing_since = u.failing_since,
+             disabled = e.disabled OR u.reason IS NOT NULL,
+             disabled_reason = COALESCE(u.reason, e.disabled_reason),
+             updated_at = CASE WHEN u.reason IS NULL THEN e.updated_at ELSE now() END
+         FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[], $4::timestamptz[],
+                     $5::integer[], $6::integer[], $7::timestamptz[], $8::integer[],
+                     $9::integer[], $10::timestamptz[], $11::text[])
+              AS u(id, state, since, open_until, trips, consecutive, window_start,
+                   window_total, window_failures, failing_since, reason)
+         WHERE e.id = u.id",
+    )
+    .bind(updated.iter().map(|u| u.0.as_str()).collect::<Vec<_>>())
+    .bind(
+        updated
+            .iter()
+            .map(|u| u.1.breaker as i16)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updated
+            .iter()
+            .map(|u| u.1.breaker_since)
+            .collect::<Vec<_>>(),
+    )
+    .bind(updated.iter().map(|u| u.1.open_until).collect::<Vec<_>>())
+    .bind(field(|g| i32::try_from(g.trips).unwrap_or(i32::MAX)))
+    .bind(field(|g| {
+        i32::try_from(g.consecutive_failures).unwrap_or(i32::MAX)
+    }))
+    .bind(updated.iter().map(|u| u.1.window_start).collect::<Vec<_>>())
+    .bind(field(|g| i32::try_from(g.window_total).unwrap_or(i32::MAX)))
+    .bind(field(|g| {
+        i32::try_from(g.window_failures).unwrap_or(i32::MAX)
+    }))
+    .bind(
+        updated
+            .iter()
+            .map(|u| u.1.failing_since)
+            .collect::<Vec<_>>(),
+    )
+    .bind(updated.iter().map(|u| u.2.as_deref()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Attempts looked at for the recent success rate and latency.
+const RECENT_ATTEMPTS: i64 = 100;
+
+/// The health view of one endpoint.
+pub(super) async fn endpoint_health(
+    db: &PostgresStore,
+    app_id: &AppId,
+    id: &EndpointId,
+) -> StoreResult<EndpointHealth> {
+    let row = sqlx::query(&format!(
+        "SELECT {GATE_COLS}, e.disabled, e.disabled_reason, e.concurrency_limit,
+                e.throttle_rate, a.throttle_rate AS app_throttle_rate,
+                (SELECT count(*) FROM deliveries d
+                     WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now())
+                     AS in_flight,
+                (SELECT count(*) FROM deliveries d
+                     WHERE d.endpoint_id = e.id AND d.status IN (1, 3)) AS backlog
+         FROM endpoints e JOIN applications a ON a.id = e.app_id
+         WHERE e.app_id = $1 AND e.id = $2"
+    ))
+    .bind(app_id.as_str())
+    .bind(id.as_str())
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let recent: Vec<(i16, i64)> = sqlx::query_as(
+        "SELECT status, response_duration_ms FROM attempts
+         WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(id.as_str())
+    .bind(RECENT_ATTEMPTS)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(EndpointHealth {
+        gate: gate(&row)?,
+        in_flight: col(&row, "in_flight")?,
+        backlog: col(&row, "backlog")?,
+        recent: recent.into_iter().map(|(s, d)| (s == 0, d)).collect(),
+        throttle_rate: rate(&row, "throttle_rate")?,
+        app_throttle_rate: rate(&row, "app_throttle_rate")?,
+        concurrency_limit: col::<Option<i32>>(&row, "concurrency_limit")?
+            .and_then(|n| u32::try_from(n).ok()),
+        disabled: col(&row, "disabled")?,
+        disabled_reason: col(&row, "disabled_reason")?,
+    })
+}
