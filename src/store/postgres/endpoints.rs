@@ -106,8 +106,9 @@ pub(super) async fn update(
              concurrency_limit = $12,
              -- Enabling an endpoint forgets why the engine disabled it and how long it had
              -- been failing, or it would be disabled again by its next failure.
-             disabled_reason = CASE WHEN $4 THEN e.disabled_reason END,
-             failing_since = CASE WHEN $4 THEN e.failing_since END
+             disabled_reason = CASE WHEN e.disabled AND NOT $4 THEN NULL
+                                    ELSE e.disabled_reason END,
+             failing_since = CASE WHEN e.disabled AND NOT $4 THEN NULL ELSE e.failing_since END
          WHERE e.app_id = $10 AND e.id = $11
          RETURNING {ENDPOINT_COLS}"
     ))

@@ -106,8 +106,8 @@ pub(super) async fn update(
              concurrency_limit = ?10,
              -- Enabling an endpoint forgets why the engine disabled it and how long it had
              -- been failing, or it would be disabled again by its next failure.
-             disabled_reason = CASE WHEN ?4 THEN disabled_reason ELSE NULL END,
-             failing_since = CASE WHEN ?4 THEN failing_since ELSE NULL END
+             disabled_reason = CASE WHEN disabled AND NOT ?4 THEN NULL ELSE disabled_reason END,
+             failing_since = CASE WHEN disabled AND NOT ?4 THEN NULL ELSE failing_since END
          WHERE app_id = ?11 AND id = ?12
          RETURNING *",
     )
