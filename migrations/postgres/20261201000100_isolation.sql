@@ -13,6 +13,7 @@ ALTER TABLE endpoints ADD COLUMN window_total integer NOT NULL DEFAULT 0;
 ALTER TABLE endpoints ADD COLUMN window_failures integer NOT NULL DEFAULT 0;
 ALTER TABLE endpoints ADD COLUMN failing_since timestamptz;
 ALTER TABLE endpoints ADD COLUMN rate_tat timestamptz;
+ALTER TABLE endpoints ADD COLUMN last_served_at timestamptz; -- when a claim last granted it deliveries
 ALTER TABLE applications ADD COLUMN rate_tat timestamptz;
 
 DROP INDEX deliveries_due;

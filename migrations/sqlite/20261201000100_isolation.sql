@@ -13,6 +13,7 @@ ALTER TABLE endpoints ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE endpoints ADD COLUMN window_failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
 ALTER TABLE endpoints ADD COLUMN rate_tat INTEGER;
+ALTER TABLE endpoints ADD COLUMN last_served_at INTEGER; -- when a claim last granted it deliveries
 ALTER TABLE applications ADD COLUMN rate_tat INTEGER;
 
 DROP INDEX deliveries_due;

@@ -7,6 +7,7 @@ mod api;
 mod binary;
 mod delivery;
 mod helpers;
+mod isolation;
 mod pg_support;
 mod receiver;
 mod retries;

@@ -5,6 +5,7 @@
 //! kind: a SQLite file in a temporary directory, and a new database on the local Postgres.
 
 mod claims;
+mod isolation;
 mod outcomes;
 mod requeue;
 mod resources;

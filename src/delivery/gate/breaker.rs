@@ -60,6 +60,8 @@ pub struct EndpointGate {
     pub failing_since: Option<DateTime<Utc>>,
     /// GCRA theoretical arrival time of the endpoint's next send slot.
     pub rate_tat: Option<DateTime<Utc>>,
+    /// When a claim last granted it deliveries; the least recently served goes first.
+    pub last_served: Option<DateTime<Utc>>,
 }
 
 impl EndpointGate {
@@ -76,6 +78,7 @@ impl EndpointGate {
             window_failures: 0,
             failing_since: None,
             rate_tat: None,
+            last_served: None,
         }
     }
 }
@@ -150,6 +153,11 @@ impl BreakerPolicy {
             } else {
                 0
             };
+            // Only the probe decides a half-open breaker: a request sent before the trip
+            // that fails (or succeeds) late says nothing about the receiver now.
+            if gate.breaker == BreakerState::HalfOpen && attempt.created_at < gate.breaker_since {
+                continue;
+            }
             match (gate.breaker, failure) {
                 (BreakerState::HalfOpen, true) => self.trip(gate, now),
                 (BreakerState::HalfOpen, false) => {

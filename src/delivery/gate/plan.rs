@@ -83,8 +83,10 @@ impl ClaimPolicy {
     /// Splits up to `limit` deliveries across `candidates`.
     pub fn plan(&self, candidates: &[Candidate], limit: usize, now: DateTime<Utc>) -> Plan {
         let mut plan = Plan::default();
+        // Least recently served first (never served before anything), then oldest waiting:
+        // successive small claims take turns instead of all going to the deepest backlog.
         let mut order: Vec<&Candidate> = candidates.iter().collect();
-        order.sort_by_key(|c| c.oldest_due);
+        order.sort_by_key(|c| (c.gate.last_served, c.oldest_due));
 
         // Allowance per endpoint before rate limits: bulkhead, breaker and due work.
         let mut allowed: Vec<(&Candidate, usize, EndpointGate)> = Vec::new();
@@ -134,10 +136,22 @@ impl ClaimPolicy {
         let horizon = now
             + chrono::Duration::from_std(self.rate_lookahead).unwrap_or(chrono::Duration::zero());
         let mut app_tats: HashMap<AppId, Option<DateTime<Utc>>> = HashMap::new();
-        for ((c, _, mut gate), quota) in allowed.into_iter().zip(quotas) {
-            let app_tat = app_tats.entry(c.app_id.clone()).or_insert(c.app_rate_tat);
-            let mut slots = Vec::with_capacity(quota);
-            for _ in 0..quota {
+        let mut open: Vec<(&Candidate, usize, EndpointGate, Vec<DateTime<Utc>>)> = allowed
+            .into_iter()
+            .zip(quotas)
+            .filter(|(_, quota)| *quota > 0)
+            .map(|((c, _, gate), quota)| (c, quota, gate, Vec::with_capacity(quota)))
+            .collect();
+        // Slots go round-robin, one per endpoint per round, so endpoints sharing an
+        // application's rate budget share it instead of the first taking all of it.
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for (c, quota, gate, slots) in &mut open {
+                if slots.len() == *quota {
+                    continue;
+                }
+                let app_tat = app_tats.entry(c.app_id.clone()).or_insert(c.app_rate_tat);
                 let mut at = now;
                 if c.throttle_rate.is_some() {
                     at = at.max(gate.rate_tat.unwrap_or(now));
@@ -146,7 +160,8 @@ impl ClaimPolicy {
                     at = at.max(app_tat.unwrap_or(now));
                 }
                 if at > horizon {
-                    break;
+                    *quota = slots.len();
+                    continue;
                 }
                 if let Some(rate) = c.throttle_rate {
                     gate.rate_tat = Some(at + interval(rate));
@@ -155,8 +170,12 @@ impl ClaimPolicy {
                     *app_tat = Some(at + interval(rate));
                 }
                 slots.push(at);
+                progress = true;
             }
+        }
+        for (c, _, mut gate, slots) in open {
             if !slots.is_empty() {
+                gate.last_served = Some(now);
                 plan.grants.push(Grant {
                     endpoint_id: c.endpoint_id.clone(),
                     slots,

@@ -21,7 +21,7 @@ const MAX_CANDIDATES: i64 = 1000;
 
 const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.breaker_trips, \
     e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
-    e.failing_since, e.rate_tat, e.created_at AS e_created_at";
+    e.failing_since, e.rate_tat, e.last_served_at, e.created_at AS e_created_at";
 
 /// Endpoints with due work, oldest head first, locked for this transaction. The
 /// recursive CTE is a loose index scan over `deliveries_ready`: one probe per endpoint
@@ -83,6 +83,7 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
         window_failures: small(row, "window_failures")?,
         failing_since: opt_time(row, "failing_since")?,
         rate_tat: opt_time(row, "rate_tat")?,
+        last_served: opt_time(row, "last_served_at")?,
     })
 }
 
@@ -146,17 +147,21 @@ pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreRes
         let since: Vec<DateTime<Utc>> = plan.grants.iter().map(|g| g.gate.breaker_since).collect();
         let tats: Vec<Option<DateTime<Utc>>> =
             plan.grants.iter().map(|g| g.gate.rate_tat).collect();
+        let served: Vec<Option<DateTime<Utc>>> =
+            plan.grants.iter().map(|g| g.gate.last_served).collect();
         sqlx::query(
             "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since,
-                 rate_tat = u.tat
-             FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[], $4::timestamptz[])
-                  AS u(id, state, since, tat)
+                 rate_tat = u.tat, last_served_at = u.served
+             FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[], $4::timestamptz[],
+                         $5::timestamptz[])
+                  AS u(id, state, since, tat, served)
              WHERE e.id = u.id",
         )
         .bind(ids)
         .bind(states)
         .bind(since)
         .bind(tats)
+        .bind(served)
         .execute(&mut *conn)
         .await?;
     }

@@ -19,7 +19,7 @@ const MAX_CANDIDATES: i64 = 1000;
 
 const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.breaker_trips, \
     e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
-    e.failing_since, e.rate_tat, e.created_at AS e_created_at";
+    e.failing_since, e.rate_tat, e.last_served_at, e.created_at AS e_created_at";
 
 fn opt_time(row: &SqliteRow, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
     col::<Option<i64>>(row, name)?.map(from_ms).transpose()
@@ -43,6 +43,7 @@ fn gate(row: &SqliteRow) -> StoreResult<EndpointGate> {
         window_failures: count(row, "window_failures")?,
         failing_since: opt_time(row, "failing_since")?,
         rate_tat: opt_time(row, "rate_tat")?,
+        last_served: opt_time(row, "last_served_at")?,
     })
 }
 
@@ -112,11 +113,14 @@ pub(super) async fn write_plan(conn: &mut SqliteConnection, plan: &Plan) -> Stor
     for grant in &plan.grants {
         let g = &grant.gate;
         sqlx::query(
-            "UPDATE endpoints SET breaker_state = ?, breaker_since = ?, rate_tat = ? WHERE id = ?",
+            "UPDATE endpoints SET breaker_state = ?, breaker_since = ?, rate_tat = ?,
+                 last_served_at = ?
+             WHERE id = ?",
         )
         .bind(g.breaker as i64)
         .bind(ms(g.breaker_since))
         .bind(g.rate_tat.map(ms))
+        .bind(g.last_served.map(ms))
         .bind(grant.endpoint_id.as_str())
         .execute(&mut *conn)
         .await?;
