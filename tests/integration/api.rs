@@ -1,14 +1,22 @@
 //! The management API's contract at its edges: dedup, idempotency, auth and bad input.
 
 use crate::helpers::{
-    Receiver, SUCCESS, TOKEN, TestApp, assert_error_shape, parse_body, spawn_app, spawn_app_with,
+    Receiver, SUCCESS, StoreKind, TOKEN, TestApp, assert_error_shape, parse_body, per_store,
+    spawn_app, spawn_app_with,
 };
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn a_duplicate_event_id_is_a_conflict_and_creates_nothing() {
-    let app = spawn_app().await;
+per_store!(
+    a_duplicate_event_id_is_a_conflict_and_creates_nothing,
+    a_replayed_idempotency_key_returns_the_first_response_and_delivers_once,
+    requests_without_a_valid_token_are_unauthorized_but_health_is_open,
+    listings_page_through_every_message_once_newest_first,
+    bad_input_gets_a_clear_4xx_and_changes_nothing,
+);
+
+async fn a_duplicate_event_id_is_a_conflict_and_creates_nothing(store: StoreKind) {
+    let app = spawn_app(store).await;
     let app_id = app.create_app("Dedup").await;
     let body = json!({ "eventType": "invoice.paid", "eventId": "evt-42", "payload": { "n": 1 } });
     let (status, first) = app.post_message(&app_id, &body).await;
@@ -30,9 +38,8 @@ async fn a_duplicate_event_id_is_a_conflict_and_creates_nothing() {
     assert_eq!(by_event_id["id"], first["id"]);
 }
 
-#[tokio::test]
-async fn a_replayed_idempotency_key_returns_the_first_response_and_delivers_once() {
-    let app = spawn_app().await;
+async fn a_replayed_idempotency_key_returns_the_first_response_and_delivers_once(store: StoreKind) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Idempotency").await;
     let ep = app
@@ -71,9 +78,8 @@ async fn a_replayed_idempotency_key_returns_the_first_response_and_delivers_once
     assert_eq!(app.list_messages(&app_id).await.len(), 2);
 }
 
-#[tokio::test]
-async fn requests_without_a_valid_token_are_unauthorized_but_health_is_open() {
-    let app = spawn_app().await;
+async fn requests_without_a_valid_token_are_unauthorized_but_health_is_open(store: StoreKind) {
+    let app = spawn_app(store).await;
     let url = app.url("/api/v1/app");
     let cases: [(&str, Option<String>); 4] = [
         ("no token", None),
@@ -114,9 +120,8 @@ async fn requests_without_a_valid_token_are_unauthorized_but_health_is_open() {
     assert_eq!(status, StatusCode::OK, "the right token works");
 }
 
-#[tokio::test]
-async fn listings_page_through_every_message_once_newest_first() {
-    let app = spawn_app().await;
+async fn listings_page_through_every_message_once_newest_first(store: StoreKind) {
+    let app = spawn_app(store).await;
     let app_id = app.create_app("Pages").await;
     let mut sent = Vec::new();
     for n in 0..5 {
@@ -153,9 +158,8 @@ async fn assert_rejected(app: &TestApp, path: &str, body: &str, want: StatusCode
     assert_error_shape(&err, what);
 }
 
-#[tokio::test]
-async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
-    let app = spawn_app_with(|c| c.max_payload = 64 * 1024).await;
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing(store: StoreKind) {
+    let app = spawn_app_with(store, |c| c.max_payload = 64 * 1024).await;
     let app_id = app.create_app("Strict").await;
     let endpoints = format!("/api/v1/app/{app_id}/endpoint");
     let messages = format!("/api/v1/app/{app_id}/msg");

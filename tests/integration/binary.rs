@@ -1,52 +1,13 @@
-//! The real `hookline` binary: durability across a restart, start-up validation and the
-//! first-start token.
+//! The real `hookline` binary on SQLite: durability across a restart, graceful shutdown,
+//! start-up validation and the first-start token. The fleet on Postgres is in `fleet`.
 
 use crate::helpers::{DEADLINE, Receiver, SUCCESS, TOKEN, TestApp, eventually};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use crate::process::{Process, free_port};
+use nix::sys::signal::Signal;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Lines) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            into.lock().expect("lines lock").push(line);
-        }
-    })
-}
-
-/// A running `hookline` process whose output is being collected.
-struct Process {
-    child: Child,
-    stdout: Lines,
-    stderr: Lines,
-    readers: Vec<JoinHandle<()>>,
-}
-
-/// What a finished process left behind.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
 
 /// The environment every run gets: a database in `dir`, loopback allowed, short timings.
 fn base_env(dir: &Path, port: u16) -> Vec<(String, String)> {
@@ -66,97 +27,6 @@ fn base_env(dir: &Path, port: u16) -> Vec<(String, String)> {
     .collect()
 }
 
-fn start(role: &str, dir: &Path, env: &[(String, String)]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .arg(role)
-        .current_dir(dir)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the hookline binary starts");
-    let stdout = Lines::default();
-    let stderr = Lines::default();
-    let readers = vec![
-        collect(child.stdout.take().expect("piped stdout"), stdout.clone()),
-        collect(child.stderr.take().expect("piped stderr"), stderr.clone()),
-    ];
-    Process {
-        child,
-        stdout,
-        stderr,
-        readers,
-    }
-}
-
-impl Process {
-    fn output(&self) -> String {
-        format!(
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout.lock().expect("lines lock").join("\n"),
-            self.stderr.lock().expect("lines lock").join("\n")
-        )
-    }
-
-    /// Waits until `GET /api/v1/health` answers 204 on `port`.
-    async fn wait_healthy(&mut self, port: u16) {
-        let client = reqwest::Client::new();
-        let url = format!("http://127.0.0.1:{port}/api/v1/health");
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
-                panic!(
-                    "hookline exited with {status} before it was healthy\n{}",
-                    self.output()
-                );
-            }
-            if let Ok(r) = client.get(&url).send().await {
-                if r.status() == reqwest::StatusCode::NO_CONTENT {
-                    return;
-                }
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "hookline was not healthy within {DEADLINE:?}\n{}",
-                self.output()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Waits for the process to exit by itself, killing it after the deadline.
-    async fn wait_exit(mut self) -> Finished {
-        let status = match tokio::time::timeout(DEADLINE, self.child.wait()).await {
-            Ok(status) => status.expect("child status"),
-            Err(_) => {
-                let _ = self.child.kill().await;
-                panic!(
-                    "hookline did not exit within {DEADLINE:?}\n{}",
-                    self.output()
-                );
-            }
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.await;
-        }
-        Finished {
-            status,
-            stdout: self.stdout.lock().expect("lines lock").join("\n"),
-            stderr: self.stderr.lock().expect("lines lock").join("\n"),
-        }
-    }
-
-    /// Sends SIGTERM and waits for a graceful exit.
-    async fn terminate(self) -> Finished {
-        let pid = self.child.id().expect("a running child has a pid");
-        kill(Pid::from_raw(pid as i32), Signal::SIGTERM).expect("SIGTERM delivered");
-        self.wait_exit().await
-    }
-}
-
 #[tokio::test]
 async fn messages_accepted_by_the_api_tier_are_delivered_after_a_restart_as_serve() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -165,7 +35,7 @@ async fn messages_accepted_by_the_api_tier_are_delivered_after_a_restart_as_serv
     let mut env = base_env(dir.path(), port);
     env.push(("HOOKLINE_API_TOKEN".into(), TOKEN.into()));
 
-    let mut api = start("api", dir.path(), &env);
+    let mut api = Process::start("api", dir.path(), &env);
     api.wait_healthy(port).await;
     let client = TestApp::external(port, TOKEN);
     let app_id = client.create_app("Durable").await;
@@ -195,7 +65,7 @@ async fn messages_accepted_by_the_api_tier_are_delivered_after_a_restart_as_serv
     let port = free_port();
     let mut env = base_env(dir.path(), port);
     env.push(("HOOKLINE_API_TOKEN".into(), TOKEN.into()));
-    let mut serve = start("serve", dir.path(), &env);
+    let mut serve = Process::start("serve", dir.path(), &env);
     serve.wait_healthy(port).await;
     let got = rx.wait_for("/durable", 5).await;
     let delivered: BTreeSet<_> = got
@@ -219,6 +89,109 @@ async fn messages_accepted_by_the_api_tier_are_delivered_after_a_restart_as_serv
     );
 }
 
+/// `base_env` with a request timeout of `timeout` and the token set.
+fn env_with_timeout(dir: &Path, port: u16, timeout: &str) -> Vec<(String, String)> {
+    let mut env = base_env(dir, port);
+    env.retain(|(k, _)| k != "HOOKLINE_REQUEST_TIMEOUT");
+    env.push(("HOOKLINE_REQUEST_TIMEOUT".into(), timeout.into()));
+    env.push(("HOOKLINE_API_TOKEN".into(), TOKEN.into()));
+    env
+}
+
+#[tokio::test]
+async fn serve_finishes_the_attempt_in_flight_on_sigterm_and_a_second_sigterm_exits_at_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let answer_after = Duration::from_millis(500);
+    let slow = Receiver::start_with_delay(answer_after, answer_after).await;
+    let port = free_port();
+    let mut serve = Process::start(
+        "serve",
+        dir.path(),
+        &env_with_timeout(dir.path(), port, "5s"),
+    );
+    serve.wait_healthy(port).await;
+    let client = TestApp::external(port, TOKEN);
+    let app_id = client.create_app("Drain").await;
+    let slow_ep = client
+        .create_endpoint_id(
+            &app_id,
+            &slow.url("/slow"),
+            json!({ "eventTypes": ["slow"] }),
+        )
+        .await;
+    let msg = client.send_message(&app_id, "slow", json!({})).await;
+    eventually("the request to be in flight", DEADLINE, || async {
+        (slow.in_flight() == 1).then_some(())
+    })
+    .await;
+
+    // SIGTERM while the receiver is still thinking: the attempt is finished and recorded.
+    serve.signal(Signal::SIGTERM);
+    let finished = serve
+        .wait_exit_within(Duration::from_secs(5) + Duration::from_secs(3))
+        .await;
+    assert!(
+        finished.status.success(),
+        "serve exits 0 after draining: {}\n{}",
+        finished.status,
+        finished.stderr
+    );
+    assert_eq!(slow.count("/slow"), 1);
+    assert_eq!(slow.abandoned(), 0, "the request was answered, not cut off");
+
+    // A long drain: the receiver hangs far beyond any wait of this test.
+    let port = free_port();
+    let mut serve = Process::start(
+        "serve",
+        dir.path(),
+        &env_with_timeout(dir.path(), port, "60s"),
+    );
+    serve.wait_healthy(port).await;
+    let client = TestApp::external(port, TOKEN);
+    // Read before this process could have attempted anything: the first one recorded it.
+    let dests = client.attempted_destinations(&app_id, &msg).await;
+    assert_eq!(dests.len(), 1, "{dests:?}");
+    assert_eq!(
+        (&dests[0]["id"], &dests[0]["status"]),
+        (&json!(slow_ep), &json!(SUCCESS)),
+        "the drained attempt was recorded as delivered: {dests:?}"
+    );
+    let attempts = client.list_attempts_by_msg(&app_id, &msg).await;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0]["responseStatusCode"], 200);
+
+    let hang = Receiver::start_with_delay(Duration::from_secs(600), Duration::from_secs(600)).await;
+    client
+        .create_endpoint_id(
+            &app_id,
+            &hang.url("/hang"),
+            json!({ "eventTypes": ["hang"] }),
+        )
+        .await;
+    client.send_message(&app_id, "hang", json!({})).await;
+    eventually("the hanging request to be in flight", DEADLINE, || async {
+        (hang.in_flight() == 1).then_some(())
+    })
+    .await;
+    serve.signal(Signal::SIGTERM);
+    serve
+        .wait_for_line("delivery worker draining", DEADLINE)
+        .await;
+    assert!(
+        serve.exited().is_none(),
+        "serve is still draining the hanging request"
+    );
+    let second = std::time::Instant::now();
+    serve.signal(Signal::SIGTERM);
+    let finished = serve.wait_exit_within(Duration::from_secs(3)).await;
+    println!(
+        "second SIGTERM: exited with {} after {:?}",
+        finished.status,
+        second.elapsed()
+    );
+    assert_eq!(hang.count("/hang"), 1);
+}
+
 #[tokio::test]
 async fn a_bad_setting_stops_start_up_with_a_message_naming_the_variable() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -232,7 +205,7 @@ async fn a_bad_setting_stops_start_up_with_a_message_naming_the_variable() {
         env.push(("HOOKLINE_API_TOKEN".into(), TOKEN.into()));
         env.retain(|(k, _)| k != var);
         env.push((var.into(), value.into()));
-        let finished = start("serve", dir.path(), &env).wait_exit().await;
+        let finished = Process::start("serve", dir.path(), &env).wait_exit().await;
         assert!(
             !finished.status.success(),
             "{var}={value} was accepted: {}",
@@ -255,7 +228,7 @@ async fn the_first_start_without_a_token_prints_one_that_works() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let port = free_port();
     let env = base_env(dir.path(), port);
-    let mut first = start("serve", dir.path(), &env);
+    let mut first = Process::start("serve", dir.path(), &env);
     first.wait_healthy(port).await;
     let stdout = first.stdout.clone();
     let curl = eventually("a curl example on stdout", DEADLINE, || {
@@ -300,7 +273,7 @@ async fn the_first_start_without_a_token_prints_one_that_works() {
     // A second start keeps the token and prints nothing new.
     let port = free_port();
     let env = base_env(dir.path(), port);
-    let mut second = start("serve", dir.path(), &env);
+    let mut second = Process::start("serve", dir.path(), &env);
     second.wait_healthy(port).await;
     let client = TestApp::external(port, &token);
     let (status, app) = client.get(&format!("/api/v1/app/{app_id}")).await;

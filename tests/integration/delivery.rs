@@ -1,10 +1,19 @@
 //! What receivers get: routing, headers and body, signatures, rotation, header style.
 
-use crate::helpers::{Receiver, SUCCESS, spawn_app, spawn_app_with, svix_verify, with_signature};
+use crate::helpers::{
+    Receiver, SUCCESS, StoreKind, per_store, spawn_app, spawn_app_with, svix_verify, with_signature,
+};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+per_store!(
+    a_message_reaches_every_matching_endpoint_exactly_once_signed_and_byte_for_byte,
+    endpoints_get_only_the_event_types_and_channels_they_subscribe_to,
+    after_a_rotation_every_valid_key_signs_and_each_signature_verifies_with_its_own_key,
+    the_svix_header_style_sends_svix_headers_that_the_svix_library_verifies,
+);
 
 fn ids(items: &[Value]) -> BTreeSet<String> {
     items
@@ -24,9 +33,10 @@ fn webhook_ids(requests: &[crate::helpers::Received]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_message_reaches_every_matching_endpoint_exactly_once_signed_and_byte_for_byte() {
-    let app = spawn_app().await;
+async fn a_message_reaches_every_matching_endpoint_exactly_once_signed_and_byte_for_byte(
+    store: StoreKind,
+) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Acme").await;
     let ep_a = app
@@ -113,9 +123,8 @@ async fn a_message_reaches_every_matching_endpoint_exactly_once_signed_and_byte_
     assert!(svix_verify(&secrets[1].1, &got_a[0].body, &got_a[0].headers).is_err());
 }
 
-#[tokio::test]
-async fn endpoints_get_only_the_event_types_and_channels_they_subscribe_to() {
-    let app = spawn_app().await;
+async fn endpoints_get_only_the_event_types_and_channels_they_subscribe_to(store: StoreKind) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Routing").await;
     let paid = app
@@ -197,9 +206,10 @@ async fn endpoints_get_only_the_event_types_and_channels_they_subscribe_to() {
     assert_eq!(ep["disabled"], true);
 }
 
-#[tokio::test]
-async fn after_a_rotation_every_valid_key_signs_and_each_signature_verifies_with_its_own_key() {
-    let app = spawn_app().await;
+async fn after_a_rotation_every_valid_key_signs_and_each_signature_verifies_with_its_own_key(
+    store: StoreKind,
+) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Rotation").await;
     let ep = app
@@ -269,9 +279,11 @@ async fn after_a_rotation_every_valid_key_signs_and_each_signature_verifies_with
     }
 }
 
-#[tokio::test]
-async fn the_svix_header_style_sends_svix_headers_that_the_svix_library_verifies() {
-    let app = spawn_app_with(|c| c.signature_headers = hookline::config::HeaderStyle::Svix).await;
+async fn the_svix_header_style_sends_svix_headers_that_the_svix_library_verifies(store: StoreKind) {
+    let app = spawn_app_with(store, |c| {
+        c.signature_headers = hookline::config::HeaderStyle::Svix
+    })
+    .await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Svix style").await;
     let ep = app

@@ -1,5 +1,5 @@
-//! Test fixtures: the real service spawned in-process on port 0 over a fresh SQLite file,
-//! typed API helpers, and polling with deadlines. The receiver lives in `receiver.rs`.
+//! Test fixtures: the real service spawned in-process on port 0 over a fresh store of either
+//! kind, typed API helpers, and polling with deadlines. The receiver lives in `receiver.rs`.
 
 use axum::http::{Method, StatusCode};
 use reqwest::header::HeaderValue;
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use crate::receiver::{Received, Receiver, svix_verify, with_signature};
+pub(crate) use crate::stores::per_store;
+pub use crate::stores::{StoreKind, TestDatabase};
 
 /// The bearer token every in-process app accepts.
 pub const TOKEN: &str = "test-token-0123456789abcdef";
@@ -73,14 +75,16 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The accepted token.
     pub token: String,
-    _dir: Option<tempfile::TempDir>,
+    // Fields drop in order: stop the service before its database is removed.
     _stop: Option<DropGuard>,
+    _db: Option<TestDatabase>,
 }
 
-/// The test configuration: fresh database, port 0, short retries and polls, loopback allowed.
-pub fn test_config(dir: &std::path::Path) -> hookline::Config {
+/// The test configuration: the database at `database_url`, port 0, short retries and polls,
+/// loopback allowed.
+pub fn test_config(database_url: String) -> hookline::Config {
     hookline::Config {
-        database_url: format!("sqlite://{}", dir.join("hookline.db").display()),
+        database_url,
         listen: "127.0.0.1:0".parse().expect("literal address"),
         api_tokens: vec![TOKEN.to_owned()],
         retry_schedule: vec![Duration::from_millis(200); 3],
@@ -91,18 +95,19 @@ pub fn test_config(dir: &std::path::Path) -> hookline::Config {
     }
 }
 
-/// Spawns the service with the test configuration.
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+/// Spawns the service on a fresh store of `kind` with the test configuration.
+pub async fn spawn_app(kind: StoreKind) -> TestApp {
+    spawn_app_with(kind, |_| {}).await
 }
 
-/// Spawns the service with the test configuration changed by `tweak`.
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut hookline::Config)) -> TestApp {
+/// Spawns the service on a fresh store of `kind` with the test configuration changed by
+/// `tweak`.
+pub async fn spawn_app_with(kind: StoreKind, tweak: impl FnOnce(&mut hookline::Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         hookline::telemetry::init(hookline::config::LogFormat::Pretty);
     }
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let mut config = test_config(dir.path());
+    let db = TestDatabase::create(kind).await;
+    let mut config = test_config(db.url());
     tweak(&mut config);
     let app = hookline::Application::build(config, hookline::Role::Serve)
         .await
@@ -119,8 +124,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut hookline::Config)) -> TestAp
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
         token: TOKEN.to_owned(),
-        _dir: Some(dir),
         _stop: Some(stop.drop_guard()),
+        _db: Some(db),
     }
 }
 
@@ -131,8 +136,8 @@ impl TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             token: token.to_owned(),
-            _dir: None,
             _stop: None,
+            _db: None,
         }
     }
 
@@ -267,6 +272,29 @@ impl TestApp {
             .as_array()
             .unwrap_or_else(|| panic!("GET {path}: no `data` array in {body}"))
             .clone()
+    }
+
+    /// Every item of a listing, following `iterator` page by page (`path` has no query).
+    pub async fn list_all(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut page_path = format!("{path}?limit=250");
+        for page in 0.. {
+            assert!(page < 1000, "GET {path} does not end after {page} pages");
+            let (status, body) = self.get(&page_path).await;
+            assert_eq!(status, StatusCode::OK, "GET {page_path}: {body}");
+            let data = body["data"]
+                .as_array()
+                .unwrap_or_else(|| panic!("GET {page_path}: no `data` array in {body}"));
+            items.extend(data.iter().cloned());
+            if body["done"] == true {
+                break;
+            }
+            let iterator = body["iterator"]
+                .as_str()
+                .unwrap_or_else(|| panic!("GET {page_path}: not done but no iterator: {body}"));
+            page_path = format!("{path}?limit=250&iterator={iterator}");
+        }
+        items
     }
 
     /// Attempts of a message, newest first.

@@ -1,15 +1,22 @@
-//! Hookline's integration tests, one binary: the real service on port 0 over a fresh SQLite
-//! file per test, a real receiver on loopback, the official Svix SDK, and the real binary.
+//! Hookline's integration tests, one binary: the real service on port 0 over a fresh store
+//! per test (SQLite and Postgres alike, see `stores::per_store!`), a real receiver on
+//! loopback, the official Svix SDK, and the real binary alone (`binary`) and as a fleet on
+//! Postgres (`fleet`).
 //!
-//! Run with `cargo test --test integration`; `TEST_LOG=1` shows the service's logs.
+//! Run with `cargo test --test integration`; `TEST_LOG=1` shows the in-process service's
+//! logs, `-- --nocapture` the fleet tests' counts. Postgres is expected at
+//! `postgres://postgres@127.0.0.1:5432` (see `pg_support`).
 
 mod api;
 mod binary;
 mod delivery;
+mod fleet;
 mod helpers;
 mod isolation;
 mod pg_support;
+mod process;
 mod receiver;
 mod retries;
 mod sdk;
 mod store_conformance;
+mod stores;

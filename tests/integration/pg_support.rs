@@ -108,13 +108,12 @@ async fn sweep_stale(admin: &mut PgConnection) {
     }
 }
 
-/// Creates an empty, uniquely named database, opens a store on it through
-/// `hookline::store::open` and applies the migrations. Keep the guard alive as long as the
-/// store is used.
+/// Creates an empty, uniquely named database (no tables: whoever opens it migrates it).
+/// Keep the guard alive as long as the database is used.
 ///
 /// # Panics
-/// If the server cannot be reached or the database cannot be created or migrated.
-pub async fn fresh_pg_store() -> (DynStore, PgDatabaseGuard) {
+/// If the server cannot be reached or the database cannot be created.
+pub async fn fresh_pg_database() -> PgDatabaseGuard {
     static SWEPT: AtomicBool = AtomicBool::new(false);
     let server = server_url();
     let mut admin = admin_connection(&server).await;
@@ -142,11 +141,20 @@ pub async fn fresh_pg_store() -> (DynStore, PgDatabaseGuard) {
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     }
     let _ = admin.close().await;
-    let guard = PgDatabaseGuard {
+    PgDatabaseGuard {
         url: format!("{server}/{name}"),
         server,
         name,
-    };
+    }
+}
+
+/// Creates a fresh database, opens a store on it through `hookline::store::open` and
+/// applies the migrations. Keep the guard alive as long as the store is used.
+///
+/// # Panics
+/// If the server cannot be reached or the database cannot be created or migrated.
+pub async fn fresh_pg_store() -> (DynStore, PgDatabaseGuard) {
+    let guard = fresh_pg_database().await;
     let store = hookline::store::open(guard.url())
         .await
         .unwrap_or_else(|e| panic!("cannot open the store on {}: {e}", guard.url()));

@@ -1,11 +1,22 @@
 //! What happens after a failure: retries on schedule, giving up, `410 Gone`, redirects,
 //! and the manual paths back (resend, recover).
 
-use crate::helpers::{DEADLINE, FAIL, Receiver, SUCCESS, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{
+    DEADLINE, FAIL, Receiver, SUCCESS, StoreKind, eventually, per_store, spawn_app, spawn_app_with,
+};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
+
+per_store!(
+    a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds,
+    a_delivery_is_failed_after_the_last_retry_of_the_schedule,
+    gone_disables_the_endpoint_and_stops_deliveries_to_it,
+    resend_makes_a_manual_attempt_with_the_same_message_id,
+    recover_requeues_only_the_failed_deliveries_of_an_endpoint,
+    a_redirect_is_a_failed_attempt_and_is_not_followed,
+);
 
 fn ids(items: &[Value]) -> BTreeSet<String> {
     items
@@ -25,9 +36,8 @@ fn webhook_ids(requests: &[crate::helpers::Received]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds() {
-    let app = spawn_app().await;
+async fn a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds(store: StoreKind) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     rx.script("/flaky", &[500, 500], 200);
     let app_id = app.create_app("Retries").await;
@@ -94,10 +104,9 @@ async fn a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds() {
     assert_eq!(rx.count("/flaky"), 3, "no attempt after the success");
 }
 
-#[tokio::test]
-async fn a_delivery_is_failed_after_the_last_retry_of_the_schedule() {
+async fn a_delivery_is_failed_after_the_last_retry_of_the_schedule(store: StoreKind) {
     let schedule = vec![Duration::from_millis(100); 2];
-    let app = spawn_app_with(|c| c.retry_schedule = schedule.clone()).await;
+    let app = spawn_app_with(store, |c| c.retry_schedule = schedule.clone()).await;
     let rx = Receiver::start().await;
     rx.always("/down", 503);
     let app_id = app.create_app("Exhausted").await;
@@ -124,9 +133,8 @@ async fn a_delivery_is_failed_after_the_last_retry_of_the_schedule() {
     assert_eq!(m["payload"], json!({ "order": 8 }));
 }
 
-#[tokio::test]
-async fn gone_disables_the_endpoint_and_stops_deliveries_to_it() {
-    let app = spawn_app().await;
+async fn gone_disables_the_endpoint_and_stops_deliveries_to_it(store: StoreKind) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     rx.always("/gone", 410);
     let app_id = app.create_app("Gone").await;
@@ -187,9 +195,8 @@ async fn gone_disables_the_endpoint_and_stops_deliveries_to_it() {
     assert_eq!(got[1].header("webhook-id"), m3);
 }
 
-#[tokio::test]
-async fn resend_makes_a_manual_attempt_with_the_same_message_id() {
-    let app = spawn_app().await;
+async fn resend_makes_a_manual_attempt_with_the_same_message_id(store: StoreKind) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Resend").await;
     let ep = app
@@ -228,9 +235,11 @@ async fn resend_makes_a_manual_attempt_with_the_same_message_id() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
-#[tokio::test]
-async fn recover_requeues_only_the_failed_deliveries_of_an_endpoint() {
-    let app = spawn_app_with(|c| c.retry_schedule = vec![Duration::from_millis(100)]).await;
+async fn recover_requeues_only_the_failed_deliveries_of_an_endpoint(store: StoreKind) {
+    let app = spawn_app_with(store, |c| {
+        c.retry_schedule = vec![Duration::from_millis(100)]
+    })
+    .await;
     let rx = Receiver::start().await;
     let app_id = app.create_app("Recover").await;
     let ep = app
@@ -287,9 +296,11 @@ async fn recover_requeues_only_the_failed_deliveries_of_an_endpoint() {
     assert_eq!(rx.count("/rec"), 1 + 2 * 2 + 2);
 }
 
-#[tokio::test]
-async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
-    let app = spawn_app_with(|c| c.retry_schedule = vec![Duration::from_millis(100)]).await;
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed(store: StoreKind) {
+    let app = spawn_app_with(store, |c| {
+        c.retry_schedule = vec![Duration::from_millis(100)]
+    })
+    .await;
     let rx = Receiver::start().await;
     rx.always("/moved", 302);
     let app_id = app.create_app("Redirects").await;

@@ -1,13 +1,15 @@
 //! Wire compatibility: the official Svix Rust SDK drives Hookline with nothing but its
 //! server URL changed.
 
-use crate::helpers::{Receiver, TOKEN, spawn_app, svix_verify};
+use crate::helpers::{Receiver, StoreKind, TOKEN, per_store, spawn_app, svix_verify};
 use std::collections::BTreeSet;
 use svix::api::{MessageAttemptListByMsgOptions, Svix, SvixOptions};
 use svix::models::{
     ApplicationIn, EndpointIn, EndpointSecretRotateIn, MessageAttemptTriggerType, MessageIn,
     MessageStatus,
 };
+
+per_store!(the_official_svix_sdk_works_against_hookline,);
 
 fn client(base_url: &str) -> Svix {
     Svix::new(
@@ -19,9 +21,8 @@ fn client(base_url: &str) -> Svix {
     )
 }
 
-#[tokio::test]
-async fn the_official_svix_sdk_works_against_hookline() {
-    let app = spawn_app().await;
+async fn the_official_svix_sdk_works_against_hookline(store: StoreKind) {
+    let app = spawn_app(store).await;
     let rx = Receiver::start().await;
     let svix = client(&app.address);
 

@@ -1,8 +1,9 @@
 //! The `Store` conformance suite: behaviour every store implementation must show.
 //!
 //! Each check is an `async fn(DynStore)` written against the trait only; `store_tests!`
-//! turns a list of them into `#[tokio::test]`s that run each check on a fresh store of each
-//! kind: a SQLite file in a temporary directory, and a new database on the local Postgres.
+//! (the integration binary's `per_store!` with a store fixture) turns a list of them into
+//! `#[tokio::test]`s that run each check on a fresh store of each kind: a SQLite file in a
+//! temporary directory, and a new database on the local Postgres.
 
 mod claims;
 mod isolation;
@@ -13,6 +14,7 @@ mod retention;
 mod routing;
 mod views;
 
+use crate::stores::StoreKind;
 use chrono::{DateTime, Utc};
 use hookline::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use hookline::domain::{
@@ -37,43 +39,36 @@ pub const WORKER_A: &str = "worker-a";
 /// A second worker.
 pub const WORKER_B: &str = "worker-b";
 
-/// Generates one `#[tokio::test]` per check, running it on each store implementation.
+/// Generates one `#[tokio::test]` per check and store kind (`sqlite::<check>`,
+/// `postgres::<check>`), each on a fresh store: `per_store!` with this suite's fixture.
 macro_rules! store_tests {
     ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    crate::store_conformance::on_sqlite(super::$check).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let (store, _db) = crate::pg_support::fresh_pg_store().await;
-                    super::$check(store).await;
-                }
-            )*
-        }
+        crate::stores::per_store!(run = crate::store_conformance::on_fresh_store; $($check),*);
     };
 }
 pub(crate) use store_tests;
 
-/// Runs `check` on a freshly migrated SQLite file that is deleted afterwards.
-pub async fn on_sqlite<F, Fut>(check: F)
+/// Runs `check` on a freshly migrated store of `kind`, removed afterwards.
+pub async fn on_fresh_store<F, Fut>(kind: StoreKind, check: F)
 where
     F: FnOnce(DynStore) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("hookline.db").display());
-    let store = hookline::store::open(&url)
-        .await
-        .expect("opening the store");
-    store.migrate().await.expect("migrating the store");
-    check(store).await;
+    match kind {
+        StoreKind::Sqlite => {
+            let dir = tempfile::tempdir().expect("creating a temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("hookline.db").display());
+            let store = hookline::store::open(&url)
+                .await
+                .expect("opening the store");
+            store.migrate().await.expect("migrating the store");
+            check(store).await;
+        }
+        StoreKind::Postgres => {
+            let (store, _db) = crate::pg_support::fresh_pg_store().await;
+            check(store).await;
+        }
+    }
 }
 
 /// Parses an event-type name.
