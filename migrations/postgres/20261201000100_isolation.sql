@@ -12,8 +12,6 @@ ALTER TABLE endpoints ADD COLUMN window_start timestamptz;
 ALTER TABLE endpoints ADD COLUMN window_total integer NOT NULL DEFAULT 0;
 ALTER TABLE endpoints ADD COLUMN window_failures integer NOT NULL DEFAULT 0;
 ALTER TABLE endpoints ADD COLUMN failing_since timestamptz;
-ALTER TABLE endpoints ADD COLUMN rate_tat timestamptz;
-ALTER TABLE endpoints ADD COLUMN last_served_at timestamptz; -- when a claim last granted it deliveries
 ALTER TABLE applications ADD COLUMN rate_tat timestamptz;
 
 DROP INDEX deliveries_due;
@@ -21,3 +19,14 @@ DROP INDEX deliveries_due;
 CREATE INDEX deliveries_ready ON deliveries (endpoint_id, due_at) WHERE status IN (1, 3);
 -- In-flight deliveries per endpoint, for the bulkhead.
 CREATE INDEX deliveries_sending ON deliveries (endpoint_id) WHERE status = 3;
+
+-- What claims read and advance, in its own row per endpoint: claims lock these rows
+-- (`FOR NO KEY UPDATE SKIP LOCKED`), recorders lock the endpoint rows to update breakers,
+-- so the two never wait for each other.
+CREATE TABLE endpoint_claims (
+    endpoint_id    text COLLATE "C" PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
+    app_id         text COLLATE "C" NOT NULL,
+    rate_tat       timestamptz,  -- GCRA time of the next send slot
+    last_served_at timestamptz   -- when a claim last granted it deliveries
+);
+INSERT INTO endpoint_claims (endpoint_id, app_id) SELECT id, app_id FROM endpoints;

@@ -5,13 +5,23 @@
 mod behaving;
 mod fleet;
 
-use crate::helpers::{DEADLINE, SUCCESS, TestApp, eventually, spawn_app_with, test_config};
+use crate::helpers::{
+    DEADLINE, SUCCESS, StoreKind, TestApp, eventually, per_store, spawn_app_with, test_config,
+};
+use crate::stores::TestDatabase;
 use behaving::{Behaving, Behaviour};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+per_store!(
+    a_hanging_and_a_failing_receiver_neither_delay_nor_starve_healthy_endpoints,
+    an_open_breaker_holds_deliveries_until_a_single_probe_succeeds,
+    a_fresh_message_overtakes_another_endpoints_deep_backlog,
+    a_fresh_message_overtakes_a_backlog_even_on_a_worker_with_one_slot,
+);
 
 /// `GET …/endpoint/{ep}/health`, asserting 200.
 async fn health(app: &TestApp, app_id: &str, ep: &str) -> Value {
@@ -52,15 +62,16 @@ async fn post_many(
         .await
 }
 
-#[tokio::test]
-async fn a_hanging_and_a_failing_receiver_neither_delay_nor_starve_healthy_endpoints() {
+async fn a_hanging_and_a_failing_receiver_neither_delay_nor_starve_healthy_endpoints(
+    store: StoreKind,
+) {
     const MESSAGES: usize = 100;
     const BULKHEAD: usize = 4;
     const FAILURES: usize = 5;
     let rx = Behaving::start().await;
     rx.set("/hang", Behaviour::Hang(Duration::from_secs(30)));
     rx.set("/fail", Behaviour::status(500));
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with(store, |c| {
         c.request_timeout = Duration::from_secs(3);
         c.endpoint_concurrency = BULKHEAD;
         // Without the bulkhead the hanging receiver alone would hold every slot.
@@ -136,15 +147,14 @@ async fn a_hanging_and_a_failing_receiver_neither_delay_nor_starve_healthy_endpo
     );
 }
 
-#[tokio::test]
-async fn an_open_breaker_holds_deliveries_until_a_single_probe_succeeds() {
+async fn an_open_breaker_holds_deliveries_until_a_single_probe_succeeds(store: StoreKind) {
     const MESSAGES: usize = 10;
     const BULKHEAD: usize = 4;
     const FAILURES: usize = 3;
     let cooldown = Duration::from_secs(1);
     let rx = Behaving::start().await;
     rx.set("/flaky", Behaviour::status(500));
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with(store, |c| {
         c.endpoint_concurrency = BULKHEAD;
         c.breaker_failures = FAILURES as u32;
         c.breaker_cooldown = cooldown;
@@ -234,7 +244,7 @@ struct Backlog {
 
 /// A backlog of `depth` messages to `/deep` (answering after 50 ms), posted before any
 /// worker runs; once the workers are busy with it, one message to `/fresh`.
-async fn backlog_then_one(depth: usize, worker_concurrency: usize) -> Backlog {
+async fn backlog_then_one(store: StoreKind, depth: usize, worker_concurrency: usize) -> Backlog {
     let rx = Behaving::start().await;
     rx.set(
         "/deep",
@@ -243,11 +253,11 @@ async fn backlog_then_one(depth: usize, worker_concurrency: usize) -> Backlog {
             after: Duration::from_millis(50),
         },
     );
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = test_config(dir.path()).database_url;
+    let db = TestDatabase::create(store).await;
+    let database_url = db.url();
 
     // The API alone first, so the whole backlog is waiting when delivery starts.
-    let api = hookline::Application::build(test_config(dir.path()), hookline::Role::Api)
+    let api = hookline::Application::build(test_config(db.url()), hookline::Role::Api)
         .await
         .expect("the API builds");
     let port = api.port().expect("the API listens");
@@ -276,7 +286,7 @@ async fn backlog_then_one(depth: usize, worker_concurrency: usize) -> Backlog {
         .expect("the API task")
         .expect("the API stops cleanly");
 
-    let app = spawn_app_with(|c| {
+    let app = spawn_app_with(store, |c| {
         c.database_url = database_url;
         c.worker_concurrency = worker_concurrency;
         c.endpoint_concurrency = worker_concurrency;
@@ -305,10 +315,9 @@ async fn backlog_then_one(depth: usize, worker_concurrency: usize) -> Backlog {
     }
 }
 
-#[tokio::test]
-async fn a_fresh_message_overtakes_another_endpoints_deep_backlog() {
+async fn a_fresh_message_overtakes_another_endpoints_deep_backlog(store: StoreKind) {
     const DEPTH: usize = 2000;
-    let seen = backlog_then_one(DEPTH, 8).await;
+    let seen = backlog_then_one(store, DEPTH, 8).await;
     eprintln!(
         "/deep had {} of {DEPTH} when the fresh message was posted, {} when it arrived",
         seen.deep_at_post, seen.deep_before_fresh
@@ -321,10 +330,9 @@ async fn a_fresh_message_overtakes_another_endpoints_deep_backlog() {
     assert!(DEPTH - seen.deep_before_fresh > 1000, "far from drained");
 }
 
-#[tokio::test]
-async fn a_fresh_message_overtakes_a_backlog_even_on_a_worker_with_one_slot() {
+async fn a_fresh_message_overtakes_a_backlog_even_on_a_worker_with_one_slot(store: StoreKind) {
     const DEPTH: usize = 150;
-    let seen = backlog_then_one(DEPTH, 1).await;
+    let seen = backlog_then_one(store, DEPTH, 1).await;
     assert!(
         seen.deep_before_fresh < seen.deep_at_post + 10,
         "the fresh message waited behind {} of the {DEPTH} backlog",

@@ -63,16 +63,41 @@ pub(super) async fn claim(
     lease: Duration,
     policy: &ClaimPolicy,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
+    // Another worker's claim holds the endpoints only for a few milliseconds: when that is
+    // the only reason this claim came back empty, try again shortly instead of leaving the
+    // caller to wait for its poll interval.
+    for _ in 0..CONTENDED_RETRIES {
+        let (claimed, skipped) = claim_once(db, worker_id, limit, lease, policy).await?;
+        if !claimed.is_empty() || skipped == 0 {
+            return Ok(claimed);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(claim_once(db, worker_id, limit, lease, policy).await?.0)
+}
+
+/// Claims made again when every endpoint with due work was held by other claimers.
+const CONTENDED_RETRIES: usize = 5;
+
+/// One claim transaction; also returns how many endpoints with due work it skipped
+/// because other claimers held them.
+async fn claim_once(
+    db: &PostgresStore,
+    worker_id: &str,
+    limit: usize,
+    lease: Duration,
+    policy: &ClaimPolicy,
+) -> StoreResult<(Vec<ClaimedDelivery>, usize)> {
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let lease_ms = duration_ms(lease).max(1);
     let mut tx = db.pool.begin().await?;
     let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
-    let candidates = gate::candidates(&mut tx, limit).await?;
+    let (candidates, skipped) = gate::candidates(&mut tx, limit).await?;
     if candidates.is_empty() {
         tx.commit().await?;
-        return Ok(Vec::new());
+        return Ok((Vec::new(), skipped));
     }
     let plan = policy.plan(&candidates, limit, ms(db_now));
     if !plan.disabled.is_empty() {
@@ -121,7 +146,7 @@ pub(super) async fn claim(
     }
     gate::write_plan(&mut tx, &plan).await?;
     tx.commit().await?;
-    Ok(claimed)
+    Ok((claimed, skipped))
 }
 
 /// Decodes a row of [`LEASE`]: the current key and the retired ones still valid at `now`.

@@ -26,6 +26,7 @@ pub(super) async fn create(
     headers: &BTreeMap<String, String>,
 ) -> StoreResult<Endpoint> {
     let now = now_ms();
+    let mut tx = db.pool.begin().await?;
     let row = sqlx::query(&format!(
         "INSERT INTO endpoints AS e
              (id, app_id, uid, url, description, disabled, event_types, channels,
@@ -49,10 +50,17 @@ pub(super) async fn create(
     .bind(secret.expose())
     .bind(now)
     .bind(fields.concurrency_limit.and_then(|n| i32::try_from(n).ok()))
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *tx)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
-    endpoint(&row, now)
+    let created = endpoint(&row, now)?;
+    sqlx::query("INSERT INTO endpoint_claims (endpoint_id, app_id) VALUES ($1, $2)")
+        .bind(created.id.as_str())
+        .bind(app_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 /// Matches the id first, then the uid.
@@ -173,7 +181,7 @@ pub(super) async fn rotate_secret(
     let mut tx = db.pool.begin().await?;
     let row = sqlx::query(
         "SELECT secret, retired_secrets::text AS retired_secrets FROM endpoints
-         WHERE app_id = $1 AND id = $2 FOR UPDATE",
+         WHERE app_id = $1 AND id = $2 FOR NO KEY UPDATE",
     )
     .bind(app_id.as_str())
     .bind(id.as_str())

@@ -1,10 +1,13 @@
 //! Isolation state in Postgres: the candidates a claim chooses from, the gate state it
 //! writes back, breaker bookkeeping when outcomes are recorded, and the health view.
 //!
-//! A claim locks the endpoint rows it considers (`FOR UPDATE … SKIP LOCKED`) for the
-//! length of its transaction: a second worker skips those endpoints and serves others, so
-//! in-flight counts, rate slots and half-open probes are read and advanced by one claimer
-//! at a time per endpoint, fleet-wide. No lock outlives the claim.
+//! A claim locks the `endpoint_claims` rows of the endpoints it considers
+//! (`FOR NO KEY UPDATE … SKIP LOCKED`) for the length of its transaction: a second worker
+//! skips those endpoints and serves others, so in-flight counts, rate slots and half-open
+//! probes are read and advanced by one claimer at a time per endpoint, fleet-wide. No lock
+//! outlives the claim. Recorders update breaker state on the `endpoints` rows, so claims and
+//! recorders do not wait for each other; `NO KEY UPDATE` there, because inserting a
+//! delivery or an attempt takes a `KEY SHARE` lock on its endpoint (the foreign key).
 
 use super::PostgresStore;
 use super::codec::{col, limit_param, ms};
@@ -19,14 +22,16 @@ use std::collections::{BTreeMap, HashSet};
 /// Most endpoints considered per claim (those whose oldest due delivery is oldest).
 const MAX_CANDIDATES: i64 = 1000;
 
+/// Breaker state from the endpoint row and claim state from its `endpoint_claims` row
+/// (aliased `c`), which every query selecting these joins.
 const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.breaker_trips, \
     e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
-    e.failing_since, e.rate_tat, e.last_served_at, e.created_at AS e_created_at";
+    e.failing_since, c.rate_tat, c.last_served_at, e.created_at AS e_created_at";
 
-/// Endpoints with due work, oldest head first, locked for this transaction. The
-/// recursive CTE is a loose index scan over `deliveries_ready`: one probe per endpoint
-/// with waiting deliveries, however deep its backlog.
-const CANDIDATES: &str = "
+/// Endpoints with due work and when their oldest became due, oldest first. The recursive
+/// CTE is a loose index scan over `deliveries_ready`: one probe per endpoint with waiting
+/// deliveries, however deep its backlog. Takes no locks.
+const HEADS: &str = "
 WITH RECURSIVE heads AS (
     (SELECT endpoint_id, due_at FROM deliveries
      WHERE status IN (1, 3) ORDER BY endpoint_id, due_at LIMIT 1)
@@ -35,10 +40,12 @@ WITH RECURSIVE heads AS (
         SELECT endpoint_id, due_at FROM deliveries
         WHERE status IN (1, 3) AND endpoint_id > h.endpoint_id
         ORDER BY endpoint_id, due_at LIMIT 1) n
-), due_heads AS (
-    SELECT endpoint_id, due_at AS head FROM heads WHERE due_at <= now()
-    ORDER BY due_at LIMIT $2
 )
+SELECT endpoint_id, due_at FROM heads WHERE due_at <= now() ORDER BY due_at LIMIT $1";
+
+/// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
+/// endpoints another claimer holds are skipped.
+const LOCK: &str = "
 SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
@@ -46,11 +53,12 @@ SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
             LIMIT $1) x) AS due,
        (SELECT count(*) FROM deliveries d
             WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) AS in_flight
-FROM due_heads h
+FROM UNNEST($2::text[], $3::timestamptz[]) AS h(endpoint_id, head)
+JOIN endpoint_claims c ON c.endpoint_id = h.endpoint_id
 JOIN endpoints e ON e.id = h.endpoint_id
 JOIN applications a ON a.id = e.app_id
 ORDER BY h.head
-FOR UPDATE OF e SKIP LOCKED";
+FOR NO KEY UPDATE OF c SKIP LOCKED";
 
 fn count(row: &PgRow, name: &str) -> StoreResult<usize> {
     let n: i64 = col(row, name)?;
@@ -87,16 +95,25 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
     })
 }
 
-/// The claim's candidates, with the rows of their endpoints (and of throttled
-/// applications) locked until the transaction ends. Endpoints another claimer holds are
-/// skipped, and so are those of a throttled application another claimer holds.
+/// The claim's candidates, with their `endpoint_claims` rows (and the rows of throttled
+/// applications) locked until the transaction ends, and how many endpoints with due work
+/// were skipped because another claimer holds them.
 pub(super) async fn candidates(
     conn: &mut PgConnection,
     limit: usize,
-) -> StoreResult<Vec<Candidate>> {
-    let rows = sqlx::query(&CANDIDATES.replace("GATE_COLS", GATE_COLS))
-        .bind(limit_param(limit))
+) -> StoreResult<(Vec<Candidate>, usize)> {
+    let heads: Vec<(String, DateTime<Utc>)> = sqlx::query_as(HEADS)
         .bind(MAX_CANDIDATES)
+        .fetch_all(&mut *conn)
+        .await?;
+    if heads.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let (ids, times): (Vec<String>, Vec<DateTime<Utc>>) = heads.into_iter().unzip();
+    let rows = sqlx::query(&LOCK.replace("GATE_COLS", GATE_COLS))
+        .bind(limit_param(limit))
+        .bind(&ids)
+        .bind(&times)
         .fetch_all(&mut *conn)
         .await?;
     let mut candidates = rows
@@ -127,7 +144,7 @@ pub(super) async fn candidates(
         throttled.sort_unstable();
         throttled.dedup();
         let locked: HashSet<String> = sqlx::query_scalar(
-            "SELECT id FROM applications WHERE id = ANY($1) ORDER BY id FOR UPDATE SKIP LOCKED",
+            "SELECT id FROM applications WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
         )
         .bind(&throttled)
         .fetch_all(&mut *conn)
@@ -136,7 +153,8 @@ pub(super) async fn candidates(
         .collect();
         candidates.retain(|c| c.app_throttle_rate.is_none() || locked.contains(c.app_id.as_str()));
     }
-    Ok(candidates)
+    let skipped = ids.len() - candidates.len();
+    Ok((candidates, skipped))
 }
 
 /// Writes back what a claim's plan changed: breakers moved to half-open, rate slot times.
@@ -150,20 +168,32 @@ pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreRes
         let served: Vec<Option<DateTime<Utc>>> =
             plan.grants.iter().map(|g| g.gate.last_served).collect();
         sqlx::query(
-            "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since,
-                 rate_tat = u.tat, last_served_at = u.served
-             FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[], $4::timestamptz[],
-                         $5::timestamptz[])
-                  AS u(id, state, since, tat, served)
-             WHERE e.id = u.id",
+            "UPDATE endpoint_claims c SET rate_tat = u.tat, last_served_at = u.served
+             FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, tat, served)
+             WHERE c.endpoint_id = u.id",
         )
-        .bind(ids)
-        .bind(states)
-        .bind(since)
+        .bind(&ids)
         .bind(tats)
         .bind(served)
         .execute(&mut *conn)
         .await?;
+        // Only a breaker going half-open changes the endpoint row; that is rare, and the
+        // only place a claim waits for a recorder.
+        let probing: Vec<usize> = (0..plan.grants.len())
+            .filter(|&i| plan.grants[i].gate.breaker == BreakerState::HalfOpen)
+            .collect();
+        if !probing.is_empty() {
+            sqlx::query(
+                "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since
+                 FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[]) AS u(id, state, since)
+                 WHERE e.id = u.id AND e.breaker_state <> u.state",
+            )
+            .bind(probing.iter().map(|&i| ids[i]).collect::<Vec<_>>())
+            .bind(probing.iter().map(|&i| states[i]).collect::<Vec<_>>())
+            .bind(probing.iter().map(|&i| since[i]).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     if !plan.app_rate_tats.is_empty() {
         let ids: Vec<&str> = plan.app_rate_tats.iter().map(|a| a.0.as_str()).collect();
@@ -199,7 +229,9 @@ pub(super) async fn record_breakers(
     }
     let ids: Vec<&str> = by_endpoint.keys().copied().collect();
     let rows = sqlx::query(&format!(
-        "SELECT e.id, {GATE_COLS} FROM endpoints e WHERE e.id = ANY($1) ORDER BY e.id FOR UPDATE"
+        "SELECT e.id, {GATE_COLS} FROM endpoints e
+         LEFT JOIN endpoint_claims c ON c.endpoint_id = e.id
+         WHERE e.id = ANY($1) ORDER BY e.id FOR NO KEY UPDATE OF e"
     ))
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -294,6 +326,7 @@ pub(super) async fn endpoint_health(
                 (SELECT count(*) FROM deliveries d
                      WHERE d.endpoint_id = e.id AND d.status IN (1, 3)) AS backlog
          FROM endpoints e JOIN applications a ON a.id = e.app_id
+         LEFT JOIN endpoint_claims c ON c.endpoint_id = e.id
          WHERE e.app_id = $1 AND e.id = $2"
     ))
     .bind(app_id.as_str())

@@ -114,7 +114,7 @@ pub(super) async fn sweep_expired(
         r#"UPDATE messages SET payload = NULL WHERE id IN (
                SELECT id FROM messages
                WHERE expires_at <= now() AND payload IS NOT NULL
-               LIMIT $1 FOR UPDATE SKIP LOCKED)"#,
+               LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED)"#,
     )
     .bind(limit_param(limit))
     .execute(&db.pool)
