@@ -1,0 +1,140 @@
+//! The bench's command line: `--flag value` or `--flag=value`; unknown flags are an error so
+//! a typo never silently benchmarks the defaults.
+
+use anyhow::{Context, bail};
+use std::time::Duration;
+
+/// The Postgres server a fresh database is created on (trust auth, user `postgres`).
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Which store the Hookline processes run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A SQLite file in the run's temporary directory.
+    Sqlite,
+    /// A fresh database on the Postgres server of `--postgres-url`.
+    Postgres,
+}
+
+impl StoreKind {
+    /// The name used in flags and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// What one invocation measures.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// `--store`.
+    pub store: StoreKind,
+    /// `--workers`: 0 runs one `hookline serve`; N runs one `hookline api` and N `hookline worker`.
+    pub workers: usize,
+    /// `--seconds`: how long the load runs.
+    pub seconds: u64,
+    /// `--clients`: concurrent API connections posting messages.
+    pub clients: usize,
+    /// `--endpoints`: endpoints every message fans out to.
+    pub endpoints: usize,
+    /// `--receiver-delay-ms`: how long the receiver waits before answering 200.
+    pub receiver_delay: Duration,
+    /// `--runs`: repetitions, each on a fresh database and fresh processes; medians reported.
+    pub runs: usize,
+    /// `--drain-seconds`: how long to wait after the load for every delivery to arrive.
+    pub drain_timeout: Duration,
+    /// `--postgres-url`: the server and maintenance database used to create and drop the
+    /// bench's database.
+    pub postgres_url: String,
+}
+
+/// What `--help` prints.
+pub const USAGE: &str = "\
+usage: cargo bench --bench e2e -- [flags]
+  --store sqlite|postgres   store of the Hookline processes (default sqlite)
+  --workers N               0: one `hookline serve`; N>=1: one `hookline api` + N `hookline worker` (default 0)
+  --seconds S               load duration (default 10)
+  --clients C               concurrent API connections (default 32)
+  --endpoints E             endpoints per message (default 1)
+  --receiver-delay-ms D     receiver waits D ms before answering 200 (default 0)
+  --runs R                  repeat R times on fresh databases and report medians (default 1)
+  --drain-seconds T         wait at most T s after the load for every delivery (default 120)
+  --postgres-url URL        server used to create/drop the bench database
+                            (default postgres://postgres@127.0.0.1:5432/postgres)";
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Sqlite,
+            workers: 0,
+            seconds: 10,
+            clients: 32,
+            endpoints: 1,
+            receiver_delay: Duration::ZERO,
+            runs: 1,
+            drain_timeout: Duration::from_secs(120),
+            postgres_url: DEFAULT_POSTGRES_URL.to_owned(),
+        }
+    }
+}
+
+/// Parses the arguments after the program name. `Ok(None)` means `--help` was asked for.
+///
+/// # Errors
+/// An unknown flag, a missing value or a value out of range.
+pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
+    let mut args = Args::default();
+    let mut it = raw.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+            None => (arg, None),
+        };
+        match flag.as_str() {
+            // `cargo bench` appends `--bench` to every bench binary's arguments.
+            "--bench" => continue,
+            "-h" | "--help" => return Ok(None),
+            _ => {}
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it
+                .next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))?,
+        };
+        match flag.as_str() {
+            "--store" => {
+                args.store = match value.as_str() {
+                    "sqlite" => StoreKind::Sqlite,
+                    "postgres" => StoreKind::Postgres,
+                    _ => bail!("--store {value:?}: expected sqlite or postgres"),
+                }
+            }
+            "--workers" => args.workers = number(&flag, &value, 0, 64)?,
+            "--seconds" => args.seconds = number(&flag, &value, 1, 3600)? as u64,
+            "--clients" => args.clients = number(&flag, &value, 1, 4096)?,
+            "--endpoints" => args.endpoints = number(&flag, &value, 1, 1000)?,
+            "--receiver-delay-ms" => {
+                args.receiver_delay =
+                    Duration::from_millis(number(&flag, &value, 0, 60_000)? as u64);
+            }
+            "--runs" => args.runs = number(&flag, &value, 1, 100)?,
+            "--drain-seconds" => {
+                args.drain_timeout = Duration::from_secs(number(&flag, &value, 1, 3600)? as u64);
+            }
+            "--postgres-url" => args.postgres_url = value,
+            _ => bail!("unknown flag {flag}\n{USAGE}"),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn number(flag: &str, value: &str, min: usize, max: usize) -> anyhow::Result<usize> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .with_context(|| format!("{flag} {value:?}: expected an integer from {min} to {max}"))
+}

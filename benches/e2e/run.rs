@@ -1,0 +1,264 @@
+//! One run: a fresh database and fresh processes, warm-up, load, drain, verification,
+//! measurements. The database is dropped on every exit path, including a panic or Ctrl-C.
+
+use crate::api::{Api, TOKEN};
+use crate::args::Args;
+use crate::database::{Backends, Database};
+use crate::fleet::{self, Fleet};
+use crate::receiver::Receiver;
+use crate::report::{Metrics, percentile_ms};
+use crate::{load, verify};
+use anyhow::{Context, anyhow};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long a process may take to answer its health check after starting.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long outcomes may take to show in the API once every delivery has arrived.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long processes get to exit after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// What one successful run measured.
+pub struct Outcome {
+    /// The numbers.
+    pub metrics: Metrics,
+    /// Odd things that did not fail the run.
+    pub notes: Vec<String>,
+}
+
+/// Runs the bench once on a fresh database, which is dropped afterwards whatever happens.
+///
+/// # Errors
+/// Whatever made the run fail: a process that would not start or died, a message not
+/// accepted, a delivery missing, an outcome not recorded, or Ctrl-C.
+pub async fn run_once(args: &Args) -> anyhow::Result<Outcome> {
+    let dir = tempfile::Builder::new().prefix("hookline-e2e-").tempdir()?;
+    let db = Database::create(args.store, dir.path(), &args.postgres_url).await?;
+    // On its own task, so a panic still comes back here and the database is dropped; the
+    // task owns the processes, whose guard kills them when it ends or is aborted.
+    let mut task = tokio::spawn(measure(
+        args.clone(),
+        db.url().to_owned(),
+        db.backends(),
+        dir.path().to_owned(),
+    ));
+    let result = tokio::select! {
+        joined = &mut task => joined.map_err(|e| anyhow!("the bench panicked: {e}")).and_then(|r| r),
+        _ = tokio::signal::ctrl_c() => {
+            task.abort();
+            let _ = (&mut task).await;
+            Err(anyhow!("interrupted"))
+        }
+    };
+    match (result, db.drop_now().await) {
+        (Ok(outcome), Ok(())) => Ok(outcome),
+        (Ok(_), Err(drop_err)) => Err(drop_err),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(drop_err)) => Err(e.context(format!("also: {drop_err:#}"))),
+    }
+}
+
+async fn measure(
+    args: Args,
+    db_url: String,
+    backends: Option<Backends>,
+    dir: std::path::PathBuf,
+) -> anyhow::Result<Outcome> {
+    let mut fleet = Fleet::default();
+    let result = measure_with(&args, &db_url, backends.as_ref(), &dir, &mut fleet).await;
+    // A failure quotes the processes' last words; `fleet`'s Drop then kills them.
+    result.map_err(|e| {
+        anyhow!(
+            "{e:#}\nlast lines of the process logs:\n{}",
+            fleet.log_tails(15)
+        )
+    })
+}
+
+async fn measure_with(
+    args: &Args,
+    db_url: &str,
+    backends: Option<&Backends>,
+    dir: &Path,
+    fleet: &mut Fleet,
+) -> anyhow::Result<Outcome> {
+    let base = Instant::now();
+    let (receiver, rx_addr, _serving) = Receiver::start(base, args.receiver_delay).await?;
+    let port = free_port()?;
+    let env: Vec<(String, String)> = [
+        ("HOOKLINE_DATABASE_URL", db_url.to_owned()),
+        ("HOOKLINE_LISTEN", format!("127.0.0.1:{port}")),
+        ("HOOKLINE_API_TOKEN", TOKEN.to_owned()),
+        ("HOOKLINE_ALLOWED_SUBNETS", "127.0.0.0/8".to_owned()),
+        ("HOOKLINE_LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+
+    // The API process runs the migrations; workers start once it is healthy.
+    let front = if args.workers == 0 { "serve" } else { "api" };
+    fleet.spawn(front, front, dir, &env)?;
+    let api = Api::new(port, args.clients)?;
+    wait_healthy(&api, fleet).await?;
+    for i in 1..=args.workers {
+        fleet.spawn(&format!("worker{i}"), "worker", dir, &env)?;
+    }
+
+    let app = api.create_app().await?;
+    let mut endpoints = Vec::with_capacity(args.endpoints);
+    for n in 0..args.endpoints {
+        let url = format!("http://{rx_addr}/hook/{n}");
+        endpoints.push(api.create_endpoint(&app, &url).await?);
+    }
+    if args.workers > 0 {
+        // Worker processes report no readiness; give them a moment to connect.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    fleet.check_alive()?;
+
+    let warm = load::warm_up(&api, &app, args.clients, base).await?;
+    verify::wait_for_receipts(&receiver, warm.len() * args.endpoints, START_TIMEOUT, fleet)
+        .await
+        .context("warm-up")?;
+
+    let cpu_before = cpu_times(fleet);
+    let pg_before = match backends {
+        Some(b) => Some(b.sample().await?),
+        None => None,
+    };
+    let load_start = Instant::now();
+    let load = load::run(
+        &api,
+        &app,
+        args.clients,
+        Duration::from_secs(args.seconds),
+        base,
+    )
+    .await?;
+    let mut ids = warm;
+    ids.extend(load.msg_ids.iter().cloned());
+    let expected = ids.len() * args.endpoints;
+    verify::wait_for_receipts(&receiver, expected, args.drain_timeout, fleet).await?;
+    let cpu_after = cpu_times(fleet);
+    let pg_used = match (backends, pg_before) {
+        (Some(b), Some(before)) => Some(Backends::used(&before, &b.sample().await?)),
+        _ => None,
+    };
+    verify::check_pairs(&receiver, &ids, args.endpoints)?;
+
+    let (mut samples, duplicates, per_endpoint) = {
+        let tally = receiver.tally();
+        let mut per_endpoint = vec![0u64; args.endpoints];
+        for ((_, n), count) in &tally.pairs {
+            if let Some(slot) = per_endpoint.get_mut(usize::from(*n)) {
+                *slot += u64::from(*count);
+            }
+        }
+        (tally.samples.clone(), tally.duplicates, per_endpoint)
+    };
+    let verify_start = Instant::now();
+    let mut notes =
+        verify::check_recorded(&api, &app, &endpoints, &ids, &per_endpoint, RECORD_TIMEOUT).await?;
+    notes.push(format!(
+        "verified {} messages × {} endpoints in stats and attempt listings ({:.1?})",
+        ids.len(),
+        args.endpoints,
+        verify_start.elapsed()
+    ));
+
+    let rss = fleet.peak_rss_kib();
+    for (name, problem) in fleet.stop(STOP_GRACE).await {
+        notes.push(format!("{name} did not shut down cleanly: {problem}"));
+    }
+    let logs = fleet.log_summaries();
+
+    samples.sort_by_key(|s| s.at);
+    let first = samples.first().map_or(load_start, |s| s.at);
+    let last = samples.last().map_or(load_start, |s| s.at);
+    let mut e2e: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
+    e2e.sort();
+    let mut api_latencies = load.api_latencies;
+    api_latencies.sort();
+    let window = last
+        .saturating_duration_since(load_start)
+        .as_secs_f64()
+        .max(1e-9);
+
+    let mut m = Metrics::default();
+    let messages = load.msg_ids.len();
+    m.push("messages", messages as f64, 0);
+    m.push(
+        "ingest_msgs_per_s",
+        messages as f64 / load.elapsed.as_secs_f64(),
+        0,
+    );
+    m.push("api_p50_ms", percentile_ms(&api_latencies, 0.50), 1);
+    m.push("api_p99_ms", percentile_ms(&api_latencies, 0.99), 1);
+    m.push("deliveries", samples.len() as f64, 0);
+    let spread = (last - first).as_secs_f64().max(1e-9);
+    m.push("deliveries_per_s", samples.len() as f64 / spread, 0);
+    m.push("e2e_p50_ms", percentile_ms(&e2e, 0.50), 1);
+    m.push("e2e_p99_ms", percentile_ms(&e2e, 0.99), 1);
+    let drain = last.saturating_duration_since(load.ended);
+    m.push("drain_after_load_s", drain.as_secs_f64(), 2);
+    m.push("duplicates", duplicates as f64, 0);
+    for (name, kib) in rss {
+        let kib = kib.ok_or_else(|| anyhow!("no VmHWM for {name} in /proc"))?;
+        m.push(format!("peak_rss_mib_{name}"), kib as f64 / 1024.0, 1);
+    }
+    for ((name, before), (_, after)) in cpu_before.iter().zip(&cpu_after) {
+        let used = after.saturating_sub(*before).as_secs_f64();
+        m.push(format!("cpu_pct_{name}"), 100.0 * used / window, 0);
+    }
+    if let Some(used) = pg_used {
+        m.push("cpu_pct_postgres", 100.0 * used.as_secs_f64() / window, 0);
+    }
+    let (warnings, errors) = logs
+        .iter()
+        .fold((0, 0), |(w, e), l| (w + l.warnings, e + l.errors));
+    m.push("log_warn_lines", warnings as f64, 0);
+    m.push("log_error_lines", errors as f64, 0);
+    for log in logs {
+        for line in log.samples {
+            notes.push(format!("{} logged: {line}", log.name));
+        }
+    }
+    Ok(Outcome { metrics: m, notes })
+}
+
+/// CPU time so far of every Hookline process and of the bench itself (`bench`).
+fn cpu_times(fleet: &Fleet) -> Vec<(String, Duration)> {
+    let mut times: Vec<(String, Duration)> = fleet
+        .cpu_time()
+        .into_iter()
+        .map(|(name, t)| (name, t.unwrap_or_default()))
+        .collect();
+    times.push((
+        "bench".to_owned(),
+        fleet::cpu_time("self").unwrap_or_default(),
+    ));
+    times
+}
+
+async fn wait_healthy(api: &Api, fleet: &mut Fleet) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !api.healthy().await {
+        fleet.check_alive()?;
+        anyhow::ensure!(
+            start.elapsed() < START_TIMEOUT,
+            "hookline did not answer its health check within {START_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
