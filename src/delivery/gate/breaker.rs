@@ -4,6 +4,7 @@
 
 use crate::store::{Attempt, DeliveryStatus, ErrorClass};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Where an endpoint's breaker stands.
@@ -119,11 +120,45 @@ pub fn is_receiver_failure(attempt: &Attempt) -> bool {
 /// Why an endpoint was disabled by the delivery engine.
 pub const DISABLED_GONE: &str = "the receiver answered 410 Gone";
 
+/// A batch of outcomes by endpoint: each endpoint's attempts, oldest first, and whether
+/// any of them answered `410 Gone`. Endpoint ids come sorted, the order in which a store
+/// locks their rows.
+pub fn by_endpoint(outcomes: &[crate::store::Outcome]) -> BTreeMap<&str, (Vec<&Attempt>, bool)> {
+    let mut grouped: BTreeMap<&str, (Vec<&Attempt>, bool)> = BTreeMap::new();
+    for o in outcomes {
+        let entry = grouped.entry(o.attempt.endpoint_id.as_str()).or_default();
+        entry.0.push(&o.attempt);
+        entry.1 |= o.disable_endpoint;
+    }
+    for (attempts, _) in grouped.values_mut() {
+        attempts.sort_by_key(|a| a.created_at);
+    }
+    grouped
+}
+
 impl BreakerPolicy {
     /// The cooldown after the `trip`-th trip in a row (1-based).
     pub fn cooldown_for(&self, trip: u32) -> Duration {
         let factor = 2u32.saturating_pow(trip.saturating_sub(1).min(20));
         self.cooldown.saturating_mul(factor).min(self.max_cooldown)
+    }
+
+    /// Folds one endpoint's share of [`by_endpoint`] into its state. Returns why the
+    /// endpoint is to be disabled: it answered `410 Gone`, or it has failed everything for
+    /// `disable_after`.
+    pub fn record_batch(
+        &self,
+        gate: &mut EndpointGate,
+        attempts: &[&Attempt],
+        gone: bool,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let stale = self.record(gate, attempts, now);
+        if gone {
+            Some(DISABLED_GONE.to_owned())
+        } else {
+            stale
+        }
     }
 
     /// Folds a batch of attempts to one endpoint (oldest first) into its state. Returns

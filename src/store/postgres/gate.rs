@@ -11,13 +11,13 @@
 
 use super::PostgresStore;
 use super::codec::{col, limit_param, ms};
-use crate::delivery::gate::{BreakerPolicy, BreakerState, Candidate, EndpointGate, Plan};
+use crate::delivery::gate::{BreakerPolicy, BreakerState, Candidate, EndpointGate, Plan, breaker};
 use crate::domain::{AppId, EndpointId};
-use crate::store::{Attempt, EndpointHealth, Outcome, StoreError, StoreResult};
+use crate::store::{EndpointHealth, Outcome, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 /// Most endpoints considered per claim (those whose oldest due delivery is oldest).
 const MAX_CANDIDATES: i64 = 1000;
@@ -216,17 +216,10 @@ pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreRes
 pub(super) async fn record_breakers(
     conn: &mut PgConnection,
     outcomes: &[Outcome],
-    breaker: &BreakerPolicy,
+    policy: &BreakerPolicy,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut by_endpoint: BTreeMap<&str, (Vec<&Attempt>, bool)> = BTreeMap::new();
-    for o in outcomes {
-        let entry = by_endpoint
-            .entry(o.attempt.endpoint_id.as_str())
-            .or_default();
-        entry.0.push(&o.attempt);
-        entry.1 |= o.disable_endpoint;
-    }
+    let by_endpoint = breaker::by_endpoint(outcomes);
     let ids: Vec<&str> = by_endpoint.keys().copied().collect();
     let rows = sqlx::query(&format!(
         "SELECT e.id, {GATE_COLS} FROM endpoints e
@@ -239,17 +232,11 @@ pub(super) async fn record_breakers(
     let mut updated: Vec<(String, EndpointGate, Option<String>)> = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: String = col(row, "id")?;
-        let Some((attempts, gone)) = by_endpoint.get_mut(id.as_str()) else {
+        let Some((attempts, gone)) = by_endpoint.get(id.as_str()) else {
             continue;
         };
         let mut g = gate(row)?;
-        attempts.sort_by_key(|a| a.created_at);
-        let stale = breaker.record(&mut g, attempts, now);
-        let reason = if *gone {
-            Some(crate::delivery::gate::breaker::DISABLED_GONE.to_owned())
-        } else {
-            stale
-        };
+        let reason = policy.record_batch(&mut g, attempts, *gone, now);
         updated.push((id, g, reason));
     }
     if updated.is_empty() {

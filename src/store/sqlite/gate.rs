@@ -6,13 +6,12 @@
 
 use super::SqliteStore;
 use super::codec::{col, from_ms, ms};
-use crate::delivery::gate::{BreakerPolicy, BreakerState, Candidate, EndpointGate, Plan};
+use crate::delivery::gate::{BreakerPolicy, BreakerState, Candidate, EndpointGate, Plan, breaker};
 use crate::domain::{AppId, EndpointId};
-use crate::store::{Attempt, EndpointHealth, Outcome, StoreError, StoreResult};
+use crate::store::{EndpointHealth, Outcome, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-use std::collections::BTreeMap;
 
 /// Most endpoints considered per claim (those whose oldest due delivery is oldest).
 const MAX_CANDIDATES: i64 = 1000;
@@ -140,18 +139,10 @@ pub(super) async fn write_plan(conn: &mut SqliteConnection, plan: &Plan) -> Stor
 pub(super) async fn record_breakers(
     conn: &mut SqliteConnection,
     outcomes: &[Outcome],
-    breaker: &BreakerPolicy,
+    policy: &BreakerPolicy,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let mut by_endpoint: BTreeMap<&str, (Vec<&Attempt>, bool)> = BTreeMap::new();
-    for o in outcomes {
-        let entry = by_endpoint
-            .entry(o.attempt.endpoint_id.as_str())
-            .or_default();
-        entry.0.push(&o.attempt);
-        entry.1 |= o.disable_endpoint;
-    }
-    for (endpoint_id, (mut attempts, gone)) in by_endpoint {
+    for (endpoint_id, (attempts, gone)) in breaker::by_endpoint(outcomes) {
         let Some(row) = sqlx::query(&format!(
             "SELECT {GATE_COLS} FROM endpoints e WHERE e.id = ?"
         ))
@@ -162,13 +153,7 @@ pub(super) async fn record_breakers(
             continue; // deleted meanwhile
         };
         let mut g = gate(&row)?;
-        attempts.sort_by_key(|a| a.created_at);
-        let stale = breaker.record(&mut g, &attempts, now);
-        let reason = if gone {
-            Some(crate::delivery::gate::breaker::DISABLED_GONE.to_owned())
-        } else {
-            stale
-        };
+        let reason = policy.record_batch(&mut g, &attempts, gone, now);
         let mut qb = QueryBuilder::<Sqlite>::new("UPDATE endpoints SET breaker_state = ");
         qb.push_bind(g.breaker as i64)
             .push(", breaker_since = ")
