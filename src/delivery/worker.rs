@@ -105,8 +105,9 @@ impl Worker {
                 }
                 continue;
             }
-            // A short batch means the queue is drained: wait for new work instead of
-            // spending a query on an empty claim.
+            // A short batch means nothing more may go now (the queue is drained, or the
+            // rest is held back by bulkheads, rate limits or breakers): wait for new work or
+            // freed room instead of spending a query on an empty claim.
             let drained = claimed.len() < want;
             let mut permits = std::iter::once(first).chain(std::iter::from_fn(|| {
                 capacity.clone().try_acquire_owned().ok()
