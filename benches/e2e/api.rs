@@ -99,13 +99,23 @@ impl Api {
         self.create(&url, &body).await
     }
 
-    /// Creates an endpoint for `url` and returns its id.
+    /// Creates an endpoint for `url`, subscribed to `event_types` (all when `None`), and
+    /// returns its id.
     ///
     /// # Errors
     /// Anything but 201.
-    pub async fn create_endpoint(&self, app: &str, url: &str) -> anyhow::Result<String> {
+    pub async fn create_endpoint(
+        &self,
+        app: &str,
+        url: &str,
+        event_types: Option<&[&str]>,
+    ) -> anyhow::Result<String> {
         let at = format!("{}/app/{app}/endpoint", self.base);
-        self.create(&at, &json!({"url": url})).await
+        let body = match event_types {
+            Some(types) => json!({"url": url, "eventTypes": types}),
+            None => json!({"url": url}),
+        };
+        self.create(&at, &body).await
     }
 
     async fn create(&self, url: &str, body: &serde_json::Value) -> anyhow::Result<String> {
@@ -160,6 +170,15 @@ impl Api {
         let url = format!("{}/app/{app}/endpoint/{ep}/stats", self.base);
         let r = self.get(&url).await?;
         Ok(r.json().await?)
+    }
+
+    /// The endpoint's isolation state (`GET …/endpoint/{id}/health`), as JSON.
+    ///
+    /// # Errors
+    /// Anything but 200.
+    pub async fn endpoint_health(&self, app: &str, ep: &str) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}/app/{app}/endpoint/{ep}/health", self.base);
+        Ok(self.get(&url).await?.json().await?)
     }
 
     /// Pages through every successful attempt recorded for the endpoint.

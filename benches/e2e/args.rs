@@ -26,9 +26,33 @@ impl StoreKind {
     }
 }
 
+/// What an invocation measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Throughput and latency with healthy receivers only.
+    Default,
+    /// Healthy endpoints' latency alone, then beside a hanging and a failing receiver.
+    Isolation,
+}
+
+impl Scenario {
+    /// The name used in flags and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Isolation => "isolation",
+        }
+    }
+}
+
+/// Healthy endpoints per message in the isolation scenario unless `--endpoints` says otherwise.
+pub const ISOLATION_ENDPOINTS: usize = 4;
+
 /// What one invocation measures.
 #[derive(Debug, Clone)]
 pub struct Args {
+    /// `--scenario`.
+    pub scenario: Scenario,
     /// `--store`.
     pub store: StoreKind,
     /// `--workers`: 0 runs one `hookline serve`; N runs one `hookline api` and N `hookline worker`.
@@ -37,8 +61,15 @@ pub struct Args {
     pub seconds: u64,
     /// `--clients`: concurrent API connections posting messages.
     pub clients: usize,
-    /// `--endpoints`: endpoints every message fans out to.
+    /// `--rate`: messages per second over all clients; 0 posts each as soon as the last was
+    /// accepted.
+    pub rate: u32,
+    /// `--endpoints`: endpoints every message fans out to (in the isolation scenario: the
+    /// healthy ones, 4 unless given).
     pub endpoints: usize,
+    /// `--flood`: in the isolation scenario, extra messages of their own event type posted
+    /// right before the load, routed only to the bad endpoints.
+    pub flood: usize,
     /// `--receiver-delay-ms`: how long the receiver waits before answering 200.
     pub receiver_delay: Duration,
     /// `--runs`: repetitions, each on a fresh database and fresh processes; medians reported.
@@ -53,11 +84,17 @@ pub struct Args {
 /// What `--help` prints.
 pub const USAGE: &str = "\
 usage: cargo bench --bench e2e -- [flags]
+  --scenario default|isolation
+                            default: throughput with healthy receivers; isolation: healthy
+                            endpoints alone, then beside a hanging and a failing receiver
   --store sqlite|postgres   store of the Hookline processes (default sqlite)
   --workers N               0: one `hookline serve`; N>=1: one `hookline api` + N `hookline worker` (default 0)
   --seconds S               load duration (default 10)
   --clients C               concurrent API connections (default 32)
-  --endpoints E             endpoints per message (default 1)
+  --rate M                  post M messages/s in all, evenly spaced; 0: each client posts as
+                            soon as its last message was accepted (default 0)
+  --endpoints E             endpoints per message (default 1; isolation: healthy ones, 4)
+  --flood N                 isolation: extra messages only the bad receivers get (default 600)
   --receiver-delay-ms D     receiver waits D ms before answering 200 (default 0)
   --runs R                  repeat R times on fresh databases and report medians (default 1)
   --drain-seconds T         wait at most T s after the load for every delivery (default 120)
@@ -67,11 +104,14 @@ usage: cargo bench --bench e2e -- [flags]
 impl Default for Args {
     fn default() -> Self {
         Self {
+            scenario: Scenario::Default,
             store: StoreKind::Sqlite,
             workers: 0,
             seconds: 10,
             clients: 32,
+            rate: 0,
             endpoints: 1,
+            flood: 600,
             receiver_delay: Duration::ZERO,
             runs: 1,
             drain_timeout: Duration::from_secs(120),
@@ -87,6 +127,7 @@ impl Default for Args {
 pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
     let mut args = Args::default();
     let mut it = raw.into_iter();
+    let mut endpoints_given = false;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
@@ -105,6 +146,13 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
                 .with_context(|| format!("{flag} needs a value\n{USAGE}"))?,
         };
         match flag.as_str() {
+            "--scenario" => {
+                args.scenario = match value.as_str() {
+                    "default" => Scenario::Default,
+                    "isolation" => Scenario::Isolation,
+                    _ => bail!("--scenario {value:?}: expected default or isolation"),
+                }
+            }
             "--store" => {
                 args.store = match value.as_str() {
                     "sqlite" => StoreKind::Sqlite,
@@ -115,7 +163,12 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
             "--workers" => args.workers = number(&flag, &value, 0, 64)?,
             "--seconds" => args.seconds = number(&flag, &value, 1, 3600)? as u64,
             "--clients" => args.clients = number(&flag, &value, 1, 4096)?,
-            "--endpoints" => args.endpoints = number(&flag, &value, 1, 1000)?,
+            "--rate" => args.rate = number(&flag, &value, 0, 1_000_000)? as u32,
+            "--endpoints" => {
+                args.endpoints = number(&flag, &value, 1, 1000)?;
+                endpoints_given = true;
+            }
+            "--flood" => args.flood = number(&flag, &value, 0, 100_000)?,
             "--receiver-delay-ms" => {
                 args.receiver_delay =
                     Duration::from_millis(number(&flag, &value, 0, 60_000)? as u64);
@@ -127,6 +180,9 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
             "--postgres-url" => args.postgres_url = value,
             _ => bail!("unknown flag {flag}\n{USAGE}"),
         }
+    }
+    if args.scenario == Scenario::Isolation && !endpoints_given {
+        args.endpoints = ISOLATION_ENDPOINTS;
     }
     Ok(Some(args))
 }

@@ -1,6 +1,7 @@
 //! The load generator: `clients` tasks, each posting one message at a time over its own
-//! keep-alive connection until the deadline. The first message that is not accepted with
-//! 202 stops the whole run.
+//! keep-alive connection until the deadline, either as fast as messages are accepted or, with
+//! `--rate`, on a fixed schedule (a client that falls behind it posts at once). The first
+//! message that is not accepted with 202 stops the whole run.
 
 use crate::api::Api;
 use std::time::{Duration, Instant};
@@ -18,10 +19,52 @@ pub struct Load {
     pub ended: Instant,
 }
 
+/// The event type of the measured load and the warm-up.
+pub const EVENT_TYPE: &str = "bench.event";
+/// The event type of the isolation scenario's flood, which only the bad endpoints take.
+pub const FLOOD_EVENT_TYPE: &str = "bench.flood";
+
 /// A message body whose payload records when its POST started (see the receiver).
 pub fn message_body(base: Instant, warmup: bool) -> String {
+    typed_body(EVENT_TYPE, base, warmup)
+}
+
+fn typed_body(event_type: &str, base: Instant, warmup: bool) -> String {
     let sent_ns = base.elapsed().as_nanos();
-    format!(r#"{{"eventType":"bench.event","payload":{{"sentNs":{sent_ns},"warmup":{warmup}}}}}"#)
+    format!(r#"{{"eventType":"{event_type}","payload":{{"sentNs":{sent_ns},"warmup":{warmup}}}}}"#)
+}
+
+/// Posts `count` messages of [`FLOOD_EVENT_TYPE`] over `clients` connections as fast as they
+/// are accepted; returns how many were accepted (all, or an error).
+///
+/// # Errors
+/// The first message that was not accepted, or a panicked client.
+pub async fn flood(
+    api: &Api,
+    app: &str,
+    count: usize,
+    clients: usize,
+    base: Instant,
+) -> anyhow::Result<usize> {
+    let clients = clients.clamp(1, count.max(1));
+    let mut tasks = JoinSet::new();
+    for c in 0..clients {
+        // Client c posts messages c, c + clients, c + 2·clients, …
+        let share = count / clients + usize::from(c < count % clients);
+        let (api, app) = (api.clone(), app.to_owned());
+        tasks.spawn(async move {
+            for _ in 0..share {
+                api.post_message(&app, typed_body(FLOOD_EVENT_TYPE, base, true))
+                    .await?;
+            }
+            anyhow::Ok(share)
+        });
+    }
+    let mut posted = 0;
+    while let Some(result) = tasks.join_next().await {
+        posted += result??;
+    }
+    Ok(posted)
 }
 
 /// Posts `clients` messages at once, one per connection, so every connection is open
@@ -47,7 +90,7 @@ pub async fn warm_up(
     Ok(ids)
 }
 
-/// Runs the load for `duration`.
+/// Runs the load for `duration`: `rate` messages per second in all (0: unpaced).
 ///
 /// # Errors
 /// The first message that was not accepted (status and body), or a panicked client.
@@ -55,18 +98,31 @@ pub async fn run(
     api: &Api,
     app: &str,
     clients: usize,
+    rate: u32,
     duration: Duration,
     base: Instant,
 ) -> anyhow::Result<Load> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = JoinSet::new();
-    for _ in 0..clients {
+    for c in 0..clients {
         let (api, app) = (api.clone(), app.to_owned());
         tasks.spawn(async move {
             let mut ids = Vec::new();
             let mut latencies = Vec::new();
-            while Instant::now() < deadline {
+            for k in 0u64.. {
+                if rate > 0 {
+                    // Message k of client c is message k·clients + c of the whole schedule.
+                    let slot = (k * clients as u64 + c as u64) as f64 / f64::from(rate);
+                    let due = started + Duration::from_secs_f64(slot);
+                    if due >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
                 let sent = Instant::now();
                 ids.push(api.post_message(&app, message_body(base, false)).await?);
                 latencies.push(sent.elapsed());

@@ -3,11 +3,12 @@
 //! messages for a fixed time.
 //!
 //! ```text
-//! cargo bench --bench e2e -- [--store sqlite|postgres] [--workers N] [--seconds S]
-//!     [--clients C] [--endpoints E] [--receiver-delay-ms D] [--runs R]
-//!     [--drain-seconds T] [--postgres-url URL]
+//! cargo bench --bench e2e -- [--scenario default|isolation] [--store sqlite|postgres]
+//!     [--workers N] [--seconds S] [--clients C] [--rate M] [--endpoints E] [--flood N]
+//!     [--receiver-delay-ms D] [--runs R] [--drain-seconds T] [--postgres-url URL]
 //! ```
 //!
+//! - `--scenario default|isolation` (default `default`): see "The isolation scenario" below.
 //! - `--store sqlite|postgres` (default `sqlite`): SQLite is a file in a temporary
 //!   directory; Postgres is a fresh database `hookline_bench_<ulid>` created through the
 //!   `postgres` maintenance database of `--postgres-url` (default
@@ -18,6 +19,10 @@
 //! - `--seconds S` (default 10): how long the load runs.
 //! - `--clients C` (default 32): concurrent API connections, each posting one message at a
 //!   time.
+//! - `--rate M` (default 0): with M > 0 the clients together post M messages per second on
+//!   an even schedule (a client that falls behind posts at once, and the creation time is
+//!   still the start of the actual POST), so the offered load does not depend on how fast
+//!   Hookline accepts; 0 posts each client's next message as soon as the last was accepted.
 //! - `--endpoints E` (default 1): endpoints every message fans out to.
 //! - `--receiver-delay-ms D` (default 0): the receiver answers 200 after D ms.
 //! - `--runs R` (default 1): repeat on a fresh database and fresh processes; medians are
@@ -50,6 +55,28 @@
 //! only when the server runs on this host) and of the bench itself, which shares the
 //! machine; WARN/ERROR lines in the processes' logs.
 //! The exit status is non-zero, with a message, if anything is missing.
+//!
+//! # The isolation scenario
+//!
+//! `--scenario isolation` measures whether a hanging and a failing receiver slow down the
+//! healthy ones. Each run is two runs as above, each on a fresh database and fresh
+//! processes, with the same load and `HOOKLINE_REQUEST_TIMEOUT=5s` (unless the environment
+//! passes another):
+//!
+//! - (a) E healthy endpoints (`--endpoints`, default 4) on one application, each
+//!   subscribed to the load's event type, receiving every message;
+//! - (b) the same, plus `/hook/{E}`, which holds every request 30 s (at least twice the
+//!   request timeout), and `/hook/{E+1}`, which answers 500 to everything. Both take every
+//!   message of the warm-up and the load, and also a flood of `--flood` (default 600)
+//!   messages of their own event type, which the healthy endpoints do not subscribe to,
+//!   posted over the `--clients` connections right before the load starts.
+//!
+//! Only the healthy (message, endpoint) pairs are waited for and verified, in both runs,
+//! exactly as in the default scenario; the bad endpoints' deliveries are left pending or
+//! retrying when the processes are stopped. Reported: each run's block, then the healthy
+//! endpoints' creation-to-receipt p50/p99 alone and beside the bad receivers, `p99_ratio`
+//! = p99(b) / p99(a) (the goal is at most 1.2), and the requests the hanging and the failing
+//! receiver saw (and for how many distinct messages); with `--runs`, medians of each.
 
 mod api;
 mod args;
@@ -61,6 +88,9 @@ mod report;
 mod run;
 mod verify;
 
+use args::{Args, Scenario};
+use report::Metrics;
+use run::{BadReceivers, Outcome};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -85,30 +115,106 @@ async fn main() -> ExitCode {
         };
         println!("passed through:         {key}={shown}");
     }
+    let result = match args.scenario {
+        Scenario::Default => default_scenario(&args).await,
+        Scenario::Isolation => isolation_scenario(&args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("FAIL {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn default_scenario(args: &Args) -> anyhow::Result<()> {
     let mut all = Vec::new();
     for n in 1..=args.runs {
         let label = format!("run {n}/{}", args.runs);
-        match run::run_once(&args).await {
-            Ok(outcome) => {
-                report::print_setup(&args, &label);
-                report::print_metrics(&outcome.metrics);
-                for note in &outcome.notes {
-                    println!("note:                   {note}");
-                }
-                report::print_row(&args, &outcome.metrics);
-                all.push(outcome.metrics);
-            }
-            Err(e) => {
-                eprintln!("FAIL ({label}): {e:#}");
-                return ExitCode::FAILURE;
-            }
-        }
+        let outcome = measured(args, None, &label).await?;
+        all.push(outcome.metrics);
     }
     if all.len() > 1 {
-        let median = report::Metrics::median(&all);
-        report::print_setup(&args, &format!("median of {} runs", all.len()));
+        let median = Metrics::median(&all);
+        report::print_setup(args, &format!("median of {} runs", all.len()));
         report::print_metrics(&median);
-        report::print_row(&args, &median);
+        report::print_row(args, &median);
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+async fn isolation_scenario(args: &Args) -> anyhow::Result<()> {
+    let bad = BadReceivers::new(args.flood);
+    let (hang, fail) = (args.endpoints, args.endpoints + 1);
+    println!(
+        "bad receivers (b):      /hook/{hang} holds each request {:?}, /hook/{fail} answers 500; \
+         both take every message plus {} of {}",
+        bad.hang,
+        bad.flood,
+        load::FLOOD_EVENT_TYPE
+    );
+    if !fleet::passthrough_env()
+        .iter()
+        .any(|(k, _)| k == "HOOKLINE_REQUEST_TIMEOUT")
+    {
+        println!(
+            "set by the bench:       HOOKLINE_REQUEST_TIMEOUT={}",
+            run::ISOLATION_REQUEST_TIMEOUT
+        );
+    }
+    let (mut alone, mut beside, mut compared) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 1..=args.runs {
+        let runs = args.runs;
+        let label = format!(
+            "run {n}/{runs} (a): {} healthy endpoints alone",
+            args.endpoints
+        );
+        let a = measured(args, None, &label).await?;
+        let label = format!("run {n}/{runs} (b): beside a hanging and a failing receiver");
+        let b = measured(args, Some(bad), &label).await?;
+        let c = report::compare(&a.metrics, &b.metrics);
+        print_comparison(args, &format!("isolation, run {n}/{runs}"), &c);
+        alone.push(a.metrics);
+        beside.push(b.metrics);
+        compared.push(c);
+    }
+    if args.runs > 1 {
+        let runs = args.runs;
+        for (phase, all) in [("(a) alone", &alone), ("(b) beside bad receivers", &beside)] {
+            let median = Metrics::median(all);
+            report::print_setup(args, &format!("median of {runs} runs, {phase}"));
+            report::print_metrics(&median);
+            report::print_row(args, &median);
+        }
+        let mut median = Metrics::median(&compared);
+        let p99 = |m: &Metrics| m.get("e2e_p99_ms").unwrap_or(f64::NAN);
+        median.push(
+            "ratio_of_median_p99",
+            p99(&Metrics::median(&beside)) / p99(&Metrics::median(&alone)),
+            2,
+        );
+        print_comparison(args, &format!("isolation, median of {runs} runs"), &median);
+    }
+    Ok(())
+}
+
+/// Runs once (beside `bad`, if any) and prints the run's block; an error names `label`.
+async fn measured(args: &Args, bad: Option<BadReceivers>, label: &str) -> anyhow::Result<Outcome> {
+    let outcome = run::run_once(args, bad)
+        .await
+        .map_err(|e| e.context(format!("({label})")))?;
+    report::print_setup(args, label);
+    report::print_metrics(&outcome.metrics);
+    for note in &outcome.notes {
+        println!("note:                   {note}");
+    }
+    report::print_row(args, &outcome.metrics);
+    Ok(outcome)
+}
+
+fn print_comparison(args: &Args, label: &str, c: &Metrics) {
+    report::print_setup(args, label);
+    report::print_metrics(c);
+    report::print_comparison_row(args, c);
 }

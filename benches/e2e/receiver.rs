@@ -1,5 +1,7 @@
 //! The webhook receiver: an axum server on loopback in the bench process that answers 200
 //! (after `--receiver-delay-ms`) and counts receipts per (`webhook-id`, endpoint path).
+//! For the isolation scenario some paths misbehave instead ([`Behavior`]): they only count
+//! requests, and stay out of the receipts, samples and duplicates of the healthy ones.
 //!
 //! The payload carries `sentNs`, the nanoseconds from the bench's base instant to when the
 //! load generator started the POST, so creation-to-receipt latency needs no clock sync.
@@ -11,10 +13,22 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How the receiver answers on one endpoint path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// 200 after `--receiver-delay-ms`; receipts are counted and measured.
+    Healthy,
+    /// Holds the request this long (or until the receiver stops), then answers 200.
+    Hang(Duration),
+    /// 500 at once.
+    Fail,
+}
 
 /// The body the load generator posts, as the receiver reads it back.
 #[derive(Deserialize)]
@@ -45,29 +59,41 @@ pub struct Tally {
     pub duplicates: u64,
     /// Requests without a `webhook-id` or a readable payload.
     pub malformed: u64,
+    /// Requests to each misbehaving path, by endpoint number.
+    pub bad_requests: HashMap<u16, u64>,
+    /// Distinct (message id, endpoint number) pairs among them.
+    pub bad_pairs: HashSet<(Box<str>, u16)>,
 }
 
 /// The receiver's shared state.
 pub struct Receiver {
     base: Instant,
     delay: Duration,
+    /// By endpoint number; paths beyond it are healthy.
+    behaviors: Vec<Behavior>,
     tally: Mutex<Tally>,
+    stopping: CancellationToken,
 }
 
 impl Receiver {
     /// Binds a loopback port and serves until the returned [`Serving`] is dropped. `base` is
-    /// the instant `sentNs` counts from.
+    /// the instant `sentNs` counts from; `behaviors[n]` is how `/hook/{n}` answers (healthy
+    /// beyond its end).
     ///
     /// # Errors
     /// If no port can be bound.
     pub async fn start(
         base: Instant,
         delay: Duration,
+        behaviors: Vec<Behavior>,
     ) -> anyhow::Result<(Arc<Self>, SocketAddr, Serving)> {
+        let stopping = CancellationToken::new();
         let receiver = Arc::new(Self {
             base,
             delay,
+            behaviors,
             tally: Mutex::default(),
+            stopping: stopping.clone(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -75,7 +101,14 @@ impl Receiver {
             .route("/hook/{n}", post(receive))
             .with_state(receiver.clone());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok((receiver, addr, Serving(server.abort_handle())))
+        Ok((
+            receiver,
+            addr,
+            Serving {
+                server: server.abort_handle(),
+                stopping,
+            },
+        ))
     }
 
     /// The tally, for reading. A poisoned lock still holds valid counts.
@@ -83,18 +116,23 @@ impl Receiver {
         self.tally.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Distinct (message, endpoint) pairs received so far.
+    /// Distinct healthy (message, endpoint) pairs received so far.
     pub fn distinct(&self) -> usize {
         self.tally().pairs.len()
     }
 }
 
-/// Keeps the receiver's server running; dropping it stops the server.
-pub struct Serving(tokio::task::AbortHandle);
+/// Keeps the receiver's server running; dropping it stops the server and releases the
+/// requests a hanging path still holds.
+pub struct Serving {
+    server: tokio::task::AbortHandle,
+    stopping: CancellationToken,
+}
 
 impl Drop for Serving {
     fn drop(&mut self) {
-        self.0.abort();
+        self.stopping.cancel();
+        self.server.abort();
     }
 }
 
@@ -106,6 +144,30 @@ async fn receive(
 ) -> StatusCode {
     let now = Instant::now();
     let id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
+    let behavior = rx
+        .behaviors
+        .get(usize::from(endpoint))
+        .copied()
+        .unwrap_or(Behavior::Healthy);
+    if behavior != Behavior::Healthy {
+        {
+            let mut tally = rx.tally();
+            *tally.bad_requests.entry(endpoint).or_insert(0) += 1;
+            if let Some(id) = id {
+                tally.bad_pairs.insert((id.into(), endpoint));
+            }
+        }
+        return match behavior {
+            Behavior::Hang(hold) => {
+                tokio::select! {
+                    () = tokio::time::sleep(hold) => {}
+                    () = rx.stopping.cancelled() => {}
+                }
+                StatusCode::OK
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+    }
     let payload = serde_json::from_slice::<Payload>(&body).ok();
     {
         let mut tally = rx.tally();

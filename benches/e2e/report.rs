@@ -1,7 +1,7 @@
 //! The report: one block of `key: value` lines per run (and one of medians over runs), plus
 //! a Markdown table row, so results paste straight into a table.
 
-use crate::args::Args;
+use crate::args::{Args, Scenario};
 use std::time::Duration;
 
 /// The measured numbers of one run, in print order: (key, value, decimals).
@@ -14,7 +14,8 @@ impl Metrics {
         self.0.push((key.into(), value, decimals));
     }
 
-    fn get(&self, key: &str) -> Option<f64> {
+    /// The value of `key`, if measured.
+    pub fn get(&self, key: &str) -> Option<f64> {
         self.0.iter().find(|(k, _, _)| k == key).map(|(_, v, _)| *v)
     }
 
@@ -52,6 +53,7 @@ pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 /// Prints the setup lines shared by every block.
 pub fn print_setup(args: &Args, label: &str) {
     println!("--- hookline e2e bench: {label}");
+    println!("scenario:               {}", args.scenario.name());
     println!("store:                  {}", args.store.name());
     println!(
         "workers:                {} ({})",
@@ -63,7 +65,14 @@ pub fn print_setup(args: &Args, label: &str) {
         }
     );
     println!("clients:                {}", args.clients);
-    println!("endpoints:              {}", args.endpoints);
+    if args.rate > 0 {
+        println!("rate_msgs_per_s:        {}", args.rate);
+    }
+    if args.scenario == Scenario::Isolation {
+        println!("healthy_endpoints:      {}", args.endpoints);
+    } else {
+        println!("endpoints:              {}", args.endpoints);
+    }
     println!(
         "receiver_delay_ms:      {}",
         args.receiver_delay.as_millis()
@@ -103,5 +112,54 @@ pub fn print_row(args: &Args, m: &Metrics) {
         v("e2e_p50_ms"),
         v("e2e_p99_ms"),
         rss.join(", "),
+    );
+}
+
+/// The isolation scenario's comparison of one baseline run `alone` and one run `beside`
+/// the bad receivers: the healthy endpoints' creation-to-receipt p50/p99 in each, the ratio
+/// of the p99s, and what the bad receivers saw.
+pub fn compare(alone: &Metrics, beside: &Metrics) -> Metrics {
+    let v = |m: &Metrics, k: &str| m.get(k).unwrap_or(f64::NAN);
+    let mut out = Metrics::default();
+    out.push("alone_p50_ms", v(alone, "e2e_p50_ms"), 1);
+    out.push("alone_p99_ms", v(alone, "e2e_p99_ms"), 1);
+    out.push("beside_bad_p50_ms", v(beside, "e2e_p50_ms"), 1);
+    out.push("beside_bad_p99_ms", v(beside, "e2e_p99_ms"), 1);
+    out.push(
+        "p99_ratio",
+        v(beside, "e2e_p99_ms") / v(alone, "e2e_p99_ms"),
+        2,
+    );
+    out.push("alone_ingest_per_s", v(alone, "ingest_msgs_per_s"), 0);
+    out.push("beside_bad_ingest_per_s", v(beside, "ingest_msgs_per_s"), 0);
+    for key in [
+        "hang_requests",
+        "fail_requests",
+        "hang_messages_reached",
+        "fail_messages_reached",
+    ] {
+        out.push(key, v(beside, key), 0);
+    }
+    out
+}
+
+/// Prints the isolation scenario's Markdown table row: store | workers | clients | healthy
+/// endpoints | alone p50/p99 ms | beside bad p50/p99 ms | p99 ratio | hanging requests |
+/// failing requests.
+pub fn print_comparison_row(args: &Args, c: &Metrics) {
+    let v = |k: &str| c.get(k).unwrap_or(f64::NAN);
+    println!(
+        "row: | {} | {} | {} | {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2} | {:.0} | {:.0} |",
+        args.store.name(),
+        args.workers,
+        args.clients,
+        args.endpoints,
+        v("alone_p50_ms"),
+        v("alone_p99_ms"),
+        v("beside_bad_p50_ms"),
+        v("beside_bad_p99_ms"),
+        v("p99_ratio"),
+        v("hang_requests"),
+        v("fail_requests"),
     );
 }

@@ -1,11 +1,18 @@
 //! One run: a fresh database and fresh processes, warm-up, load, drain, verification,
 //! measurements. The database is dropped on every exit path, including a panic or Ctrl-C.
+//!
+//! The isolation scenario runs this twice: once with its healthy endpoints alone and once
+//! beside [`BadReceivers`]: a hanging and a failing endpoint that take every message of the
+//! load plus a flood of their own. Only the healthy endpoints are waited for and verified;
+//! the bad ones' requests are counted and their deliveries left pending when the processes
+//! are stopped.
 
 use crate::api::{Api, TOKEN};
-use crate::args::Args;
+use crate::args::{Args, Scenario};
 use crate::database::{Backends, Database};
 use crate::fleet::{self, Fleet};
-use crate::receiver::Receiver;
+use crate::load::{EVENT_TYPE, FLOOD_EVENT_TYPE};
+use crate::receiver::{Behavior, Receiver};
 use crate::report::{Metrics, percentile_ms};
 use crate::{load, verify};
 use anyhow::{Context, anyhow};
@@ -18,6 +25,43 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const RECORD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long processes get to exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(20);
+/// `HOOKLINE_REQUEST_TIMEOUT` of the isolation scenario (both phases) unless the bench's
+/// environment sets one: short, so a worker's drain behind the hanging receiver is bounded.
+pub const ISOLATION_REQUEST_TIMEOUT: &str = "5s";
+/// How long the hanging receiver holds a request, at least; always beyond the timeout.
+const HANG: Duration = Duration::from_secs(30);
+
+/// The misbehaving endpoints added in the isolation scenario's second phase, numbered after
+/// the healthy ones: `/hook/{E}` hangs, `/hook/{E+1}` answers 500. Both subscribe to the
+/// load's event type and to [`FLOOD_EVENT_TYPE`].
+#[derive(Debug, Clone, Copy)]
+pub struct BadReceivers {
+    /// How long the hanging receiver holds each request.
+    pub hang: Duration,
+    /// Messages of [`FLOOD_EVENT_TYPE`] posted right before the load.
+    pub flood: usize,
+}
+
+impl BadReceivers {
+    /// The isolation scenario's: a flood of `flood` messages, and a hang well beyond the
+    /// request timeout in force.
+    pub fn new(flood: usize) -> Self {
+        let timeout = request_timeout().unwrap_or_default();
+        Self {
+            hang: HANG.max(timeout * 2),
+            flood,
+        }
+    }
+}
+
+/// `HOOKLINE_REQUEST_TIMEOUT` as the processes get it, if the bench sets or passes one.
+fn request_timeout() -> Option<Duration> {
+    let passed = fleet::passthrough_env()
+        .into_iter()
+        .find(|(k, _)| k == "HOOKLINE_REQUEST_TIMEOUT")
+        .map(|(_, v)| v);
+    humantime::parse_duration(passed.as_deref().unwrap_or(ISOLATION_REQUEST_TIMEOUT)).ok()
+}
 
 /// What one successful run measured.
 pub struct Outcome {
@@ -27,18 +71,20 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// Runs the bench once on a fresh database, which is dropped afterwards whatever happens.
+/// Runs the bench once on a fresh database, which is dropped afterwards whatever happens;
+/// with `bad`, beside those misbehaving endpoints.
 ///
 /// # Errors
 /// Whatever made the run fail: a process that would not start or died, a message not
-/// accepted, a delivery missing, an outcome not recorded, or Ctrl-C.
-pub async fn run_once(args: &Args) -> anyhow::Result<Outcome> {
+/// accepted, a healthy delivery missing, an outcome not recorded, or Ctrl-C.
+pub async fn run_once(args: &Args, bad: Option<BadReceivers>) -> anyhow::Result<Outcome> {
     let dir = tempfile::Builder::new().prefix("hookline-e2e-").tempdir()?;
     let db = Database::create(args.store, dir.path(), &args.postgres_url).await?;
     // On its own task, so a panic still comes back here and the database is dropped; the
     // task owns the processes, whose guard kills them when it ends or is aborted.
     let mut task = tokio::spawn(measure(
         args.clone(),
+        bad,
         db.url().to_owned(),
         db.backends(),
         dir.path().to_owned(),
@@ -61,12 +107,13 @@ pub async fn run_once(args: &Args) -> anyhow::Result<Outcome> {
 
 async fn measure(
     args: Args,
+    bad: Option<BadReceivers>,
     db_url: String,
     backends: Option<Backends>,
     dir: std::path::PathBuf,
 ) -> anyhow::Result<Outcome> {
     let mut fleet = Fleet::default();
-    let result = measure_with(&args, &db_url, backends.as_ref(), &dir, &mut fleet).await;
+    let result = measure_with(&args, bad, &db_url, backends.as_ref(), &dir, &mut fleet).await;
     // A failure quotes the processes' last words; `fleet`'s Drop then kills them.
     result.map_err(|e| {
         anyhow!(
@@ -78,15 +125,22 @@ async fn measure(
 
 async fn measure_with(
     args: &Args,
+    bad: Option<BadReceivers>,
     db_url: &str,
     backends: Option<&Backends>,
     dir: &Path,
     fleet: &mut Fleet,
 ) -> anyhow::Result<Outcome> {
     let base = Instant::now();
-    let (receiver, rx_addr, _serving) = Receiver::start(base, args.receiver_delay).await?;
+    let isolation = args.scenario == Scenario::Isolation;
+    let mut behaviors = vec![Behavior::Healthy; args.endpoints];
+    if let Some(bad) = bad {
+        behaviors.extend([Behavior::Hang(bad.hang), Behavior::Fail]);
+    }
+    let (receiver, rx_addr, _serving) =
+        Receiver::start(base, args.receiver_delay, behaviors).await?;
     let port = free_port()?;
-    let env: Vec<(String, String)> = [
+    let mut env: Vec<(String, String)> = [
         ("HOOKLINE_DATABASE_URL", db_url.to_owned()),
         ("HOOKLINE_LISTEN", format!("127.0.0.1:{port}")),
         ("HOOKLINE_API_TOKEN", TOKEN.to_owned()),
@@ -97,6 +151,15 @@ async fn measure_with(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    let timeout_passed = fleet::passthrough_env()
+        .iter()
+        .any(|(k, _)| k == "HOOKLINE_REQUEST_TIMEOUT");
+    if isolation && !timeout_passed {
+        env.push((
+            "HOOKLINE_REQUEST_TIMEOUT".to_owned(),
+            ISOLATION_REQUEST_TIMEOUT.to_owned(),
+        ));
+    }
 
     // The API process runs the migrations; workers start once it is healthy.
     let front = if args.workers == 0 { "serve" } else { "api" };
@@ -108,10 +171,22 @@ async fn measure_with(
     }
 
     let app = api.create_app().await?;
+    // In the isolation scenario the healthy endpoints filter on the load's event type in
+    // both phases, so the flood never reaches them and the phases differ only by `bad`.
+    let healthy_types = isolation.then_some(&[EVENT_TYPE][..]);
     let mut endpoints = Vec::with_capacity(args.endpoints);
     for n in 0..args.endpoints {
         let url = format!("http://{rx_addr}/hook/{n}");
-        endpoints.push(api.create_endpoint(&app, &url).await?);
+        endpoints.push(api.create_endpoint(&app, &url, healthy_types).await?);
+    }
+    let mut bad_endpoints = Vec::new();
+    if bad.is_some() {
+        for (n, name) in [(args.endpoints, "hang"), (args.endpoints + 1, "fail")] {
+            let url = format!("http://{rx_addr}/hook/{n}");
+            let types = [EVENT_TYPE, FLOOD_EVENT_TYPE];
+            let id = api.create_endpoint(&app, &url, Some(&types)).await?;
+            bad_endpoints.push((name, n, id));
+        }
     }
     if args.workers > 0 {
         // Worker processes report no readiness; give them a moment to connect.
@@ -124,6 +199,15 @@ async fn measure_with(
         .await
         .context("warm-up")?;
 
+    // The flood goes in right before the load, so its backlog on the bad endpoints is the
+    // oldest due work when the measured messages arrive.
+    let mut flood_seconds = None;
+    if let Some(bad) = bad.filter(|b| b.flood > 0) {
+        let start = Instant::now();
+        load::flood(&api, &app, bad.flood, args.clients, base).await?;
+        flood_seconds = Some(start.elapsed().as_secs_f64());
+    }
+
     let cpu_before = cpu_times(fleet);
     let pg_before = match backends {
         Some(b) => Some(b.sample().await?),
@@ -134,6 +218,7 @@ async fn measure_with(
         &api,
         &app,
         args.clients,
+        args.rate,
         Duration::from_secs(args.seconds),
         base,
     )
@@ -168,6 +253,47 @@ async fn measure_with(
         args.endpoints,
         verify_start.elapsed()
     ));
+    // What the bad endpoints got and where their deliveries stand, before the stop.
+    let mut bad_metrics = Vec::new();
+    if !bad_endpoints.is_empty() {
+        let (requests, messages) = {
+            let tally = receiver.tally();
+            let requests: Vec<u64> = bad_endpoints
+                .iter()
+                .map(|(_, n, _)| tally.bad_requests.get(&(*n as u16)).copied().unwrap_or(0))
+                .collect();
+            let messages: Vec<usize> = bad_endpoints
+                .iter()
+                .map(|(_, n, _)| {
+                    let n = *n as u16;
+                    tally.bad_pairs.iter().filter(|(_, m)| *m == n).count()
+                })
+                .collect();
+            (requests, messages)
+        };
+        let offered = ids.len() + bad.map_or(0, |b| b.flood);
+        for (((name, n, ep), requests), messages) in
+            bad_endpoints.iter().zip(requests).zip(messages)
+        {
+            bad_metrics.push((format!("{name}_requests"), requests as f64));
+            bad_metrics.push((format!("{name}_messages_reached"), messages as f64));
+            let stats = api.endpoint_stats(&app, ep).await?;
+            let health = api.endpoint_health(&app, ep).await?;
+            notes.push(format!(
+                "/hook/{n} ({name}): {requests} requests for {messages} of {offered} messages; \
+                 stats success {} pending {} sending {} fail {}; breaker {} (trips {}), \
+                 in flight {}, backlog {}",
+                stats.success,
+                stats.pending,
+                stats.sending,
+                stats.fail,
+                health["breaker"]["state"].as_str().unwrap_or("?"),
+                health["breaker"]["trips"],
+                health["inFlight"],
+                health["backlog"],
+            ));
+        }
+    }
 
     let rss = fleet.peak_rss_kib();
     for (name, problem) in fleet.stop(STOP_GRACE).await {
@@ -205,6 +331,13 @@ async fn measure_with(
     let drain = last.saturating_duration_since(load.ended);
     m.push("drain_after_load_s", drain.as_secs_f64(), 2);
     m.push("duplicates", duplicates as f64, 0);
+    if let Some(seconds) = flood_seconds {
+        m.push("flood_messages", bad.map_or(0, |b| b.flood) as f64, 0);
+        m.push("flood_post_s", seconds, 2);
+    }
+    for (key, value) in bad_metrics {
+        m.push(key, value, 0);
+    }
     for (name, kib) in rss {
         let kib = kib.ok_or_else(|| anyhow!("no VmHWM for {name} in /proc"))?;
         m.push(format!("peak_rss_mib_{name}"), kib as f64 / 1024.0, 1);
