@@ -1,11 +1,11 @@
 //! What receivers get: routing, headers and body, signatures, rotation, header style.
 
 use crate::helpers::{
-    Receiver, SUCCESS, StoreKind, per_store, spawn_app, spawn_app_with, svix_verify, with_signature,
+    Receiver, SUCCESS, StoreKind, ids, per_store, set, spawn_app, spawn_app_with, svix_verify,
+    webhook_ids, with_signature,
 };
 use axum::http::StatusCode;
-use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 per_store!(
@@ -14,24 +14,6 @@ per_store!(
     after_a_rotation_every_valid_key_signs_and_each_signature_verifies_with_its_own_key,
     the_svix_header_style_sends_svix_headers_that_the_svix_library_verifies,
 );
-
-fn ids(items: &[Value]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|v| v["id"].as_str().expect("item id").to_owned())
-        .collect()
-}
-
-fn set(values: &[&str]) -> BTreeSet<String> {
-    values.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn webhook_ids(requests: &[crate::helpers::Received]) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| r.header("webhook-id").to_owned())
-        .collect()
-}
 
 async fn a_message_reaches_every_matching_endpoint_exactly_once_signed_and_byte_for_byte(
     store: StoreKind,

@@ -372,3 +372,24 @@ async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let bytes = response.bytes().await.expect("the API sends a body");
     (status, parse_body(&bytes))
 }
+
+/// The `id` of every listed item.
+pub fn ids(items: &[serde_json::Value]) -> std::collections::BTreeSet<String> {
+    items
+        .iter()
+        .map(|v| v["id"].as_str().expect("item id").to_owned())
+        .collect()
+}
+
+/// A set of owned strings, to compare with [`ids`].
+pub fn set(values: &[&str]) -> std::collections::BTreeSet<String> {
+    values.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The `webhook-id` header of each received request, in order.
+pub fn webhook_ids(requests: &[Received]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| r.header("webhook-id").to_owned())
+        .collect()
+}

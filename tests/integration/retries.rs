@@ -2,11 +2,11 @@
 //! and the manual paths back (resend, recover).
 
 use crate::helpers::{
-    DEADLINE, FAIL, Receiver, SUCCESS, StoreKind, eventually, per_store, spawn_app, spawn_app_with,
+    DEADLINE, FAIL, Receiver, SUCCESS, StoreKind, eventually, ids, per_store, set, spawn_app,
+    spawn_app_with, webhook_ids,
 };
 use axum::http::StatusCode;
-use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use serde_json::json;
 use std::time::Duration;
 
 per_store!(
@@ -17,24 +17,6 @@ per_store!(
     recover_requeues_only_the_failed_deliveries_of_an_endpoint,
     a_redirect_is_a_failed_attempt_and_is_not_followed,
 );
-
-fn ids(items: &[Value]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|v| v["id"].as_str().expect("item id").to_owned())
-        .collect()
-}
-
-fn set(values: &[&str]) -> BTreeSet<String> {
-    values.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn webhook_ids(requests: &[crate::helpers::Received]) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| r.header("webhook-id").to_owned())
-        .collect()
-}
 
 async fn a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds(store: StoreKind) {
     let app = spawn_app(store).await;
