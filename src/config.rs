@@ -60,6 +60,9 @@ pub struct Config {
     pub poll_interval: Duration,
     /// `HOOKLINE_MAX_PAYLOAD`: largest accepted request body, in bytes (`1MiB`, `512KiB`, `1000`).
     pub max_payload: usize,
+    /// `HOOKLINE_BODY_TIMEOUT`: longest a client may take to send a request body; slower
+    /// uploads get a 408.
+    pub body_timeout: Duration,
     /// `HOOKLINE_RUN_MIGRATIONS`: apply migrations on start (`true`/`false`).
     pub run_migrations: bool,
     /// `HOOKLINE_SIGNATURE_HEADERS`: `webhook` or `svix` header names.
@@ -101,6 +104,7 @@ impl Default for Config {
             claim_batch: 100,
             poll_interval: Duration::from_secs(1),
             max_payload: 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
             run_migrations: true,
             signature_headers: HeaderStyle::Webhook,
             breaker_failures: 5,
@@ -159,6 +163,7 @@ const KEYS: &[&str] = &[
     "CLAIM_BATCH",
     "POLL_INTERVAL",
     "MAX_PAYLOAD",
+    "BODY_TIMEOUT",
     "RUN_MIGRATIONS",
     "SIGNATURE_HEADERS",
     "BREAKER_FAILURES",
@@ -282,6 +287,9 @@ impl Config {
                 .ok_or_else(|| {
                     invalid(&var, v, "a size from 1KiB to 64MiB, like 1MiB or 524288")
                 })?;
+        }
+        if let Some((var, v)) = get("BODY_TIMEOUT") {
+            c.body_timeout = positive_duration(&var, v)?;
         }
         if let Some((var, v)) = get("RUN_MIGRATIONS") {
             c.run_migrations = match v {

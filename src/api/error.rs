@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 405 `method_not_allowed`.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
+    /// 408 `request_timeout`: the body did not arrive within `HOOKLINE_BODY_TIMEOUT`.
+    #[error("the request body was not received within {0:?}")]
+    RequestTimeout(std::time::Duration),
     /// 409 `conflict`: a uniqueness rule or a concurrent request with the same key.
     #[error("{0}")]
     Conflict(String),
@@ -67,6 +70,7 @@ impl ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -81,6 +85,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "authentication_failed",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Validation(_) => "validation",

@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use super::params::{FromQuery, QueryParams};
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -34,12 +34,25 @@ pub struct Path<T>(pub T);
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 
-/// Maps a failure to read the body: over the configured limit is a 413.
-pub fn body_rejection(rejection: BytesRejection, limit: usize) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(limit)
-    } else {
-        ApiError::BadRequest("the request body could not be read".into())
+/// Reads a whole request body: over `limit` bytes is a 413, a body that has not fully
+/// arrived within `deadline` a 408 (a slow client cannot hold a connection and its buffer).
+///
+/// # Errors
+/// As above, or a 400 when the connection fails mid-body.
+pub async fn read_body_within(
+    req: Request,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(deadline, Bytes::from_request(req, &())).await {
+        Err(_) => Err(ApiError::RequestTimeout(deadline)),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::PayloadTooLarge(limit))
+        }
+        Ok(Err(_)) => Err(ApiError::BadRequest(
+            "the request body could not be read".into(),
+        )),
     }
 }
 
@@ -118,25 +131,13 @@ fn has_nul(value: &serde_json::Value) -> bool {
     }
 }
 
-/// The body limit that applies to `req` (the router installs `DefaultBodyLimit`).
-fn limit_of<S>(state: &S) -> usize
-where
-    super::ApiState: axum::extract::FromRef<S>,
-{
-    <super::ApiState as axum::extract::FromRef<S>>::from_ref(state)
-        .config
-        .max_payload
-}
-
 async fn read_body<S>(req: Request, state: &S) -> Result<Bytes, ApiError>
 where
     S: Send + Sync,
     super::ApiState: axum::extract::FromRef<S>,
 {
-    let limit = limit_of(state);
-    Bytes::from_request(req, state)
-        .await
-        .map_err(|r| body_rejection(r, limit))
+    let config = &<super::ApiState as axum::extract::FromRef<S>>::from_ref(state).config;
+    read_body_within(req, config.max_payload, config.body_timeout).await
 }
 
 impl<T, S> FromRequest<S> for Json<T>

@@ -8,10 +8,10 @@
 
 use super::ApiState;
 use super::error::ApiError;
-use super::extract::body_rejection;
+use super::extract::read_body_within;
 use crate::store::{IdempotencyState, StoredResponse};
-use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -106,10 +106,12 @@ async fn guarded(
 ) -> Result<Response, ApiError> {
     let key = client_key(&value)?;
     let (parts, body) = request.into_parts();
-    let limit = st.config.max_payload;
-    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), &())
-        .await
-        .map_err(|r| body_rejection(r, limit))?;
+    let bytes = read_body_within(
+        Request::from_parts(parts.clone(), body),
+        st.config.max_payload,
+        st.config.body_timeout,
+    )
+    .await?;
     let path = parts.uri.path();
     let fp = fingerprint(&parts.method, path, parts.uri.query().unwrap_or(""), &bytes);
     let key = scoped_key(path, key);

@@ -13,6 +13,7 @@ mod delivery;
 mod fleet;
 mod helpers;
 mod isolation;
+mod limits;
 mod pg_support;
 mod process;
 mod receiver;

@@ -41,6 +41,12 @@ const SENSITIVE_FRAGMENTS: &[&str] = &["token", "secret", "password", "apikey", 
 /// Most custom headers one endpoint may carry.
 const MAX_HEADERS: usize = 100;
 
+/// Longest custom header name, in bytes.
+const MAX_NAME_LEN: usize = 256;
+
+/// Longest custom header value, in bytes.
+const MAX_VALUE_LEN: usize = 4096;
+
 /// Body of `PUT …/headers`: the complete new set.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EndpointHeadersIn {
@@ -74,6 +80,24 @@ fn is_sensitive(name: &str) -> bool {
 
 /// Checks one header and returns its name in lower case.
 fn validate_header(name: &str, value: &str) -> Result<String, ApiError> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(ApiError::validation(
+            "headers",
+            format!(
+                "a header name is {} bytes long; the limit is {MAX_NAME_LEN}",
+                name.len()
+            ),
+        ));
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(ApiError::validation(
+            "headers",
+            format!(
+                "the value of {name:?} is {} bytes long; the limit is {MAX_VALUE_LEN}",
+                value.len()
+            ),
+        ));
+    }
     let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
         ApiError::validation(
             "headers",
