@@ -16,6 +16,7 @@ mod isolation;
 mod limits;
 mod pg_support;
 mod process;
+mod properties;
 mod receiver;
 mod retries;
 mod sdk;
