@@ -18,6 +18,7 @@ mod messages;
 pub mod pagination;
 pub mod params;
 mod resolve;
+mod ui;
 pub mod wire;
 
 pub use auth::Auth;
@@ -56,6 +57,7 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(from_fn_with_state(state.auth.clone(), auth::require_token));
     Router::new()
         .merge(health::routes())
+        .merge(ui::routes())
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
