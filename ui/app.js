@@ -19,7 +19,8 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+// A 401 outside sign-in means the token was revoked or expired: back to the sign-in form.
+async function api(method, path, body, { signingIn = false } = {}) {
   const res = await fetch(path, {
     method,
     headers: Object.assign(
@@ -30,7 +31,7 @@ async function api(method, path, body) {
   });
   const text = await res.text();
   const data = text ? JSON.parse(text) : null;
-  if (res.status === 401) { session.clear(); route(); throw new ApiError(401, data); }
+  if (res.status === 401 && !signingIn) { session.clear(); route(); }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
 }
@@ -101,7 +102,7 @@ function login() {
     const error = document.getElementById("login-error");
     session.save(token);
     try {
-      await api("GET", "/api/v1/app?limit=1");
+      await api("GET", "/api/v1/app?limit=1", undefined, { signingIn: true });
     } catch (err) {
       if (err.status !== 403) {
         session.clear();
@@ -250,9 +251,16 @@ function attemptRows(appId, attempts, { showEndpoint }) {
 async function resend(button, appId, msgId, endpointId) {
   button.disabled = true;
   button.textContent = "Queued…";
+  const attempts = `${app(appId)}/attempt/msg/${msgId}?endpoint_id=${encodeURIComponent(endpointId)}&limit=250`;
   try {
+    const before = (await api("GET", attempts)).data.length;
     await api("POST", `${app(appId)}/msg/${msgId}/endpoint/${endpointId}/resend`);
-    setTimeout(route, 1500);
+    // Show the page again once the new attempt is recorded (or after ~15 s regardless).
+    for (let i = 0; i < 30; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if ((await api("GET", attempts)).data.length > before) break;
+    }
+    route();
   } catch (err) {
     button.replaceWith(failure(err));
   }
@@ -291,7 +299,7 @@ async function endpoint(appId, endpointId) {
       tile("p50 / p99", hl.recent.latencyP50Ms === null ? "—" : `${hl.recent.latencyP50Ms} / ${hl.recent.latencyP99Ms} ms`),
       tile("Backlog", hl.backlog), tile("In flight", `${hl.inFlight} / ${hl.concurrencyLimit}`),
       tile("Rate limit", hl.rateLimit === null ? "none" : `${hl.rateLimit}/s`)),
-    ep.disabled ? h("p", { class: "error" }, `Disabled${ep.disabledReason ? `: ${ep.disabledReason}` : ""}`) : null);
+    ep.disabled ? h("p", { class: "error" }, `Disabled${ep.disabledReason ? `: ${ep.disabledReason}` : ""}`) : "");
   } catch (err) { health.replaceChildren(failure(err)); }
   try {
     const list = await api("GET", `${app(appId)}/attempt/endpoint/${endpointId}?limit=50`);

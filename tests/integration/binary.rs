@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The environment every run gets: a database in `dir`, loopback allowed, short timings.
-fn base_env(dir: &Path, port: u16) -> Vec<(String, String)> {
+pub fn base_env(dir: &Path, port: u16) -> Vec<(String, String)> {
     [
         (
             "HOOKLINE_DATABASE_URL",
