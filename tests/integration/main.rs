@@ -18,5 +18,6 @@ mod process;
 mod receiver;
 mod retries;
 mod sdk;
+mod secrets_at_rest;
 mod store_conformance;
 mod stores;
