@@ -4,7 +4,7 @@
 use crate::api::{self, ApiState, Auth};
 use crate::config::Config;
 use crate::delivery::Worker;
-use crate::store::{self, DynStore};
+use crate::store::{self, DynStore, Sealer};
 use anyhow::Context;
 use axum::ServiceExt;
 use axum::extract::Request;
@@ -37,6 +37,29 @@ impl Role {
     }
 }
 
+/// Opens the configured store, applies migrations if `migrate`, and makes its endpoint
+/// secrets agree with `HOOKLINE_MAIN_SECRET` (sealing plaintext ones when it is set): what
+/// every command does before touching the database.
+///
+/// # Errors
+/// If the database cannot be opened or migrated, or `HOOKLINE_MAIN_SECRET` is not the key
+/// its secrets were encrypted with (or is unset while they are encrypted).
+pub async fn open_store(config: &Config, migrate: bool) -> anyhow::Result<DynStore> {
+    let sealer = Sealer::new(config.main_secret.as_deref());
+    let store = store::open(&config.database_url, sealer).await?;
+    if migrate {
+        store.migrate().await.context("applying migrations")?;
+    }
+    let sealed = store
+        .prepare_secrets_at_rest()
+        .await
+        .context("checking the endpoint secrets at rest")?;
+    if sealed > 0 {
+        tracing::info!(endpoints = sealed, "encrypted existing endpoint secrets");
+    }
+    Ok(store)
+}
+
 /// A built, not yet running Hookline process.
 pub struct Application {
     config: Arc<Config>,
@@ -48,16 +71,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store (applying migrations unless disabled), resolves the API tokens and
-    /// binds the listener if the role serves the API.
+    /// Opens the store (see [`open_store`]; migrations unless disabled), resolves the API
+    /// tokens and binds the listener if the role serves the API.
     ///
     /// # Errors
-    /// If the database cannot be opened or migrated, or the address cannot be bound.
+    /// If the database cannot be opened or migrated, its endpoint secrets do not go with
+    /// `HOOKLINE_MAIN_SECRET`, or the address cannot be bound.
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
-        let store = store::open(&config.database_url).await?;
-        if config.run_migrations {
-            store.migrate().await.context("applying migrations")?;
-        }
+        let store = open_store(&config, config.run_migrations).await?;
         let (auth, generated_token) = Auth::resolve(&config.api_tokens, store.as_ref()).await?;
         let listener = if role.runs_api() {
             Some(

@@ -12,5 +12,5 @@ pub mod signing;
 pub mod store;
 pub mod telemetry;
 
-pub use app::{Application, Role};
+pub use app::{Application, Role, open_store};
 pub use config::Config;

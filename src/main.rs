@@ -50,8 +50,7 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let store = hookline::store::open(&config.database_url).await?;
-    store.migrate().await?;
+    hookline::open_store(&config, true).await?;
     eprintln!("hookline: migrations applied to {}", config.database_url);
     Ok(())
 }

@@ -39,6 +39,14 @@ impl EndpointSecret {
     pub fn parse(s: &str) -> Result<Self, SecretError> {
         let b64 = s.strip_prefix(PREFIX).unwrap_or(s);
         let key = STANDARD.decode(b64).map_err(|_| SecretError::NotBase64)?;
+        Self::from_key(key)
+    }
+
+    /// Takes raw key bytes, e.g. decrypted from storage.
+    ///
+    /// # Errors
+    /// [`SecretError::BadLength`] when the key is not 24–64 bytes long.
+    pub fn from_key(key: Vec<u8>) -> Result<Self, SecretError> {
         if !(MIN_BYTES..=MAX_BYTES).contains(&key.len()) {
             return Err(SecretError::BadLength(key.len()));
         }

@@ -11,14 +11,20 @@
 //!   is picked up by another. No transaction stays open after `claim` returns.
 //! * `record_outcomes` writes a whole batch of attempts at once; it changes a delivery's
 //!   state only while the recording worker still holds its lease.
+//! * Endpoint secrets cross the trait as [`EndpointSecret`](crate::domain::EndpointSecret)
+//!   and are stored as the store's [`Sealer`] says (encrypted with a main secret); a stored
+//!   secret that does not decrypt is `Corrupt`, never a wrong key.
 
 mod model;
 mod page;
 pub mod postgres;
+mod sealing;
+mod secret_columns;
 pub mod sqlite;
 
 pub use model::*;
 pub use page::{Cursor, Order, Page, PageRequest};
+pub use sealing::{Sealer, SealingError};
 
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, Channel, EndpointId, EventTypeName, MessageId};
@@ -46,6 +52,9 @@ pub enum StoreError {
     /// A stored value could not be read back (a bug or a hand-edited database).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database's encrypted secrets and the configured main secret do not go together.
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
 }
 
 /// Shorthand for store results.
@@ -96,6 +105,15 @@ pub struct AttemptFilter {
 pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Makes the database's endpoint secrets agree with this store's [`Sealer`], once per
+    /// start, after `migrate`: checks the key against the key check the database keeps, and
+    /// seals every plaintext secret in one transaction (storing the key check the first
+    /// time). Returns how many endpoints were sealed.
+    ///
+    /// # Errors
+    /// [`StoreError::Sealing`] if the key is not the one the secrets were sealed with, or
+    /// the database holds sealed secrets and the store has no key.
+    async fn prepare_secrets_at_rest(&self) -> StoreResult<u64>;
 
     // --- API tokens -----------------------------------------------------------------------
 
@@ -348,16 +366,19 @@ pub struct SweepReport {
     pub idempotency_keys: u64,
 }
 
-/// Opens the store named by a `HOOKLINE_DATABASE_URL`.
+/// Opens the store named by a `HOOKLINE_DATABASE_URL`, keeping endpoint secrets as `sealer`
+/// says. Call [`Store::prepare_secrets_at_rest`] (after `migrate`) before using it.
 ///
 /// # Errors
 /// If the database cannot be reached or the URL names no supported database.
-pub async fn open(database_url: &str) -> StoreResult<DynStore> {
+pub async fn open(database_url: &str, sealer: Sealer) -> StoreResult<DynStore> {
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(database_url, sealer).await?,
+        ))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Arc::new(
-            postgres::PostgresStore::connect(database_url).await?,
+            postgres::PostgresStore::connect(database_url, sealer).await?,
         ))
     } else {
         Err(StoreError::Corrupt(format!(

@@ -21,5 +21,6 @@ mod properties;
 mod receiver;
 mod retries;
 mod sdk;
+mod secrets_at_rest;
 mod store_conformance;
 mod stores;

@@ -10,7 +10,7 @@
 //! by the next test process that starts (on a server on this machine, where their process
 //! ids can be checked).
 
-use hookline::store::DynStore;
+use hookline::store::{DynStore, Sealer};
 use sqlx::{Connection, PgConnection};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -148,14 +148,14 @@ pub async fn fresh_pg_database() -> PgDatabaseGuard {
     }
 }
 
-/// Creates a fresh database, opens a store on it through `hookline::store::open` and
-/// applies the migrations. Keep the guard alive as long as the store is used.
+/// Creates a fresh database, opens a store on it through `hookline::store::open` with
+/// `sealer` and applies the migrations. Keep the guard alive as long as the store is used.
 ///
 /// # Panics
 /// If the server cannot be reached or the database cannot be created or migrated.
-pub async fn fresh_pg_store() -> (DynStore, PgDatabaseGuard) {
+pub async fn fresh_pg_store(sealer: Sealer) -> (DynStore, PgDatabaseGuard) {
     let guard = fresh_pg_database().await;
-    let store = hookline::store::open(guard.url())
+    let store = hookline::store::open(guard.url(), sealer)
         .await
         .unwrap_or_else(|e| panic!("cannot open the store on {}: {e}", guard.url()));
     store

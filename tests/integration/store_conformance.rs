@@ -24,7 +24,7 @@ use hookline::domain::{
 use hookline::store::{
     Application, ApplicationFields, Attempt, AttemptFilter, ClaimedDelivery, Cursor,
     DeliveryStatus, DynStore, Endpoint, EndpointFields, ErrorClass, Message, NewMessage, NextStep,
-    Order, Outcome, PageRequest, TriggerType,
+    Order, Outcome, PageRequest, Sealer, TriggerType,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -48,24 +48,38 @@ macro_rules! store_tests {
 }
 pub(crate) use store_tests;
 
-/// Runs `check` on a freshly migrated store of `kind`, removed afterwards.
+/// The main secret of the suite's stores: every check also proves that sealed secrets are
+/// written and read back as the trait promises (the API tests run without one).
+const MAIN_SECRET: &str = "conformance-main-secret";
+
+/// Runs `check` on a freshly migrated store of `kind` that encrypts secrets at rest,
+/// removed afterwards.
 pub async fn on_fresh_store<F, Fut>(kind: StoreKind, check: F)
 where
     F: FnOnce(DynStore) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let sealer = || Sealer::new(Some(MAIN_SECRET));
     match kind {
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().expect("creating a temporary directory");
             let url = format!("sqlite://{}", dir.path().join("hookline.db").display());
-            let store = hookline::store::open(&url)
+            let store = hookline::store::open(&url, sealer())
                 .await
                 .expect("opening the store");
             store.migrate().await.expect("migrating the store");
+            store
+                .prepare_secrets_at_rest()
+                .await
+                .expect("writing the key check");
             check(store).await;
         }
         StoreKind::Postgres => {
-            let (store, _db) = crate::pg_support::fresh_pg_store().await;
+            let (store, _db) = crate::pg_support::fresh_pg_store(sealer()).await;
+            store
+                .prepare_secrets_at_rest()
+                .await
+                .expect("writing the key check");
             check(store).await;
         }
     }

@@ -10,12 +10,13 @@ use crate::domain::{
     AppId, AttemptId, Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, MessageId,
     Uid,
 };
+use crate::store::secret_columns::open_retired;
 use crate::store::{
     Application, Attempt, DeliveryState, DeliveryStatus, Endpoint, ErrorClass, EventType, Message,
-    PageRequest, RetiredSecret, StoreError, StoreResult, TriggerType,
+    PageRequest, RetiredSecret, Sealer, StoreError, StoreResult, TriggerType,
 };
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use sqlx::error::ErrorKind;
 use sqlx::postgres::PgRow;
 use sqlx::{Decode, Postgres, QueryBuilder, Row, Type};
@@ -134,21 +135,6 @@ fn throttle_col(row: &PgRow) -> StoreResult<Option<u16>> {
     .transpose()
 }
 
-/// Parses a stored `whsec_…` secret.
-pub(super) fn parse_secret(text: &str) -> StoreResult<EndpointSecret> {
-    EndpointSecret::parse(text).map_err(|e| StoreError::Corrupt(format!("secret: {e}")))
-}
-
-/// A retired key as stored in `endpoints.retired_secrets`; the same JSON shape as the SQLite
-/// store's, so data can move between the two.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct StoredRetired {
-    /// `whsec_…` text.
-    pub secret: String,
-    /// Unix milliseconds after which it no longer signs.
-    pub expires_at: i64,
-}
-
 /// Maps a write error: unique violations (SQLSTATE 23505) become `Conflict(what)`, a missing
 /// parent row (foreign-key violation, 23503) becomes `NotFound`.
 pub(super) fn write_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -235,27 +221,36 @@ pub(super) fn application(row: &PgRow) -> StoreResult<Application> {
     })
 }
 
-/// Retired keys from a `retired_secrets` column that still sign at `now`.
-pub(super) fn live_retired(
+/// The current key of `endpoint_id` in a row's `secret` column and the retired ones in its
+/// `retired_secrets` (selected as `::text`) that still sign at `now`, opened with `sealer`.
+pub(super) fn secrets(
     row: &PgRow,
+    endpoint_id: &str,
     now: DateTime<Utc>,
-) -> StoreResult<Vec<(EndpointSecret, DateTime<Utc>)>> {
-    let now = now.timestamp_millis();
-    json_col::<Vec<StoredRetired>>(row, "retired_secrets")?
+    sealer: &Sealer,
+) -> StoreResult<(EndpointSecret, Vec<RetiredSecret>)> {
+    let current = sealer.open_secret(endpoint_id, &col::<String>(row, "secret")?)?;
+    let retired = col::<String>(row, "retired_secrets")?;
+    let retired = open_retired(sealer, endpoint_id, &retired, now.timestamp_millis())?
         .into_iter()
-        .filter(|r| r.expires_at > now)
-        .map(|r| Ok((parse_secret(&r.secret)?, from_unix_ms(r.expires_at)?)))
-        .collect()
+        .map(|(secret, expires_at)| {
+            Ok(RetiredSecret {
+                secret,
+                expires_at: from_unix_ms(expires_at)?,
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok((current, retired))
 }
 
-/// Decodes an `ENDPOINT_COLS` row; retired secrets expired at `now` are left out.
-pub(super) fn endpoint(row: &PgRow, now: DateTime<Utc>) -> StoreResult<Endpoint> {
-    let retired_secrets = live_retired(row, now)?
-        .into_iter()
-        .map(|(secret, expires_at)| RetiredSecret { secret, expires_at })
-        .collect();
+/// Decodes an `ENDPOINT_COLS` row, opening its secrets with `sealer`; retired secrets
+/// expired at `now` are left out.
+pub(super) fn endpoint(row: &PgRow, now: DateTime<Utc>, sealer: &Sealer) -> StoreResult<Endpoint> {
+    let id: String = col(row, "id")?;
+    let (secret, retired_secrets) = secrets(row, &id, now, sealer)?;
     Ok(Endpoint {
-        id: EndpointId::from_trusted(col(row, "id")?),
+        secret,
+        id: EndpointId::from_trusted(id),
         app_id: AppId::from_trusted(col(row, "app_id")?),
         uid: col::<Option<String>>(row, "uid")?.map(Uid::from_trusted),
         url: EndpointUrl::from_trusted(col(row, "url")?),
@@ -271,7 +266,6 @@ pub(super) fn endpoint(row: &PgRow, now: DateTime<Utc>) -> StoreResult<Endpoint>
         throttle_rate: throttle_col(row)?,
         metadata: json_col(row, "metadata")?,
         headers: json_col(row, "headers")?,
-        secret: parse_secret(&col::<String>(row, "secret")?)?,
         retired_secrets,
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,

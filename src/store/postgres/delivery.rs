@@ -9,14 +9,13 @@
 
 use super::PostgresStore;
 use super::codec::{
-    affected, col, duration_ms, json_col, limit_param, live_retired, ms, now_ms, parse_secret,
-    time_col, trigger_col,
+    affected, col, duration_ms, json_col, limit_param, ms, now_ms, secrets, time_col, trigger_col,
 };
 use super::{gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
-    Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, StoreError, StoreResult,
+    Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError, StoreResult,
     TriggerType,
 };
 use chrono::{DateTime, Utc};
@@ -127,7 +126,7 @@ async fn claim_once(
             .await?;
         let now = now_ms();
         for row in &rows {
-            claimed.push(claimed_delivery(row, now)?);
+            claimed.push(claimed_delivery(row, now, &db.sealer)?);
         }
         // Hand out each endpoint's send slots in id (creation) order.
         let mut slots: HashMap<&str, std::slice::Iter<'_, DateTime<Utc>>> = plan
@@ -149,20 +148,23 @@ async fn claim_once(
     Ok((claimed, skipped))
 }
 
-/// Decodes a row of [`LEASE`]: the current key and the retired ones still valid at `now`.
-fn claimed_delivery(row: &PgRow, now: DateTime<Utc>) -> StoreResult<ClaimedDelivery> {
-    let mut secrets = vec![parse_secret(&col::<String>(row, "secret")?)?];
-    secrets.extend(
-        live_retired(row, now)?
-            .into_iter()
-            .map(|(secret, _)| secret),
-    );
+/// Decodes a row of [`LEASE`]: the current key and the retired ones still valid at `now`,
+/// opened with `sealer`.
+fn claimed_delivery(
+    row: &PgRow,
+    now: DateTime<Utc>,
+    sealer: &Sealer,
+) -> StoreResult<ClaimedDelivery> {
+    let endpoint_id: String = col(row, "endpoint_id")?;
+    let (current, retired) = secrets(row, &endpoint_id, now, sealer)?;
+    let mut secrets = vec![current];
+    secrets.extend(retired.into_iter().map(|r| r.secret));
     let attempts: i32 = col(row, "attempts")?;
     Ok(ClaimedDelivery {
         delivery_id: col(row, "id")?,
         msg_id: MessageId::from_trusted(col(row, "msg_id")?),
         app_id: AppId::from_trusted(col(row, "app_id")?),
-        endpoint_id: EndpointId::from_trusted(col(row, "endpoint_id")?),
+        endpoint_id: EndpointId::from_trusted(endpoint_id),
         url: EndpointUrl::from_trusted(col(row, "url")?),
         headers: json_col(row, "headers")?,
         secrets,

@@ -2,10 +2,11 @@
 
 use super::PostgresStore;
 use super::codec::{
-    ENDPOINT_COLS, StoredRetired, affected, channel_names, col, duration_ms, endpoint, json_col,
-    ms, now_ms, push_page, to_json, type_names, write_err,
+    ENDPOINT_COLS, affected, channel_names, col, duration_ms, endpoint, ms, now_ms, push_page,
+    to_json, type_names, write_err,
 };
 use crate::domain::{AppId, EndpointId, EndpointSecret};
+use crate::store::secret_columns::rotated;
 use crate::store::{
     DeliveryStatus, Endpoint, EndpointFields, EndpointStats, Page, PageRequest, StoreError,
     StoreResult,
@@ -26,6 +27,7 @@ pub(super) async fn create(
     headers: &BTreeMap<String, String>,
 ) -> StoreResult<Endpoint> {
     let now = now_ms();
+    let id = EndpointId::generate();
     let mut tx = db.pool.begin().await?;
     let row = sqlx::query(&format!(
         "INSERT INTO endpoints AS e
@@ -36,7 +38,7 @@ pub(super) async fn create(
                  $14)
          RETURNING {ENDPOINT_COLS}"
     ))
-    .bind(EndpointId::generate().as_str())
+    .bind(id.as_str())
     .bind(app_id.as_str())
     .bind(fields.uid.as_ref().map(|u| u.as_str()))
     .bind(fields.url.as_str())
@@ -47,13 +49,13 @@ pub(super) async fn create(
     .bind(fields.throttle_rate.map(i32::from))
     .bind(to_json(&fields.metadata)?)
     .bind(to_json(headers)?)
-    .bind(secret.expose())
+    .bind(db.sealer.seal_secret(id.as_str(), secret)?)
     .bind(now)
     .bind(fields.concurrency_limit.and_then(|n| i32::try_from(n).ok()))
     .fetch_one(&mut *tx)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
-    let created = endpoint(&row, now)?;
+    let created = endpoint(&row, now, &db.sealer)?;
     sqlx::query("INSERT INTO endpoint_claims (endpoint_id, app_id) VALUES ($1, $2)")
         .bind(created.id.as_str())
         .bind(app_id.as_str())
@@ -78,7 +80,7 @@ pub(super) async fn get(
     .bind(key)
     .fetch_optional(&db.pool)
     .await?;
-    row.map(|r| endpoint(&r, now_ms())).transpose()
+    row.map(|r| endpoint(&r, now_ms(), &db.sealer)).transpose()
 }
 
 pub(super) async fn list(
@@ -95,7 +97,7 @@ pub(super) async fn list(
     let now = now_ms();
     let items = rows
         .iter()
-        .map(|r| endpoint(r, now))
+        .map(|r| endpoint(r, now, &db.sealer))
         .collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }
@@ -135,7 +137,7 @@ pub(super) async fn update(
     .fetch_optional(&db.pool)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
-    endpoint(&row.ok_or(StoreError::NotFound)?, now)
+    endpoint(&row.ok_or(StoreError::NotFound)?, now, &db.sealer)
 }
 
 /// Deliveries and attempts go with it (`ON DELETE CASCADE`).
@@ -188,21 +190,21 @@ pub(super) async fn rotate_secret(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let mut retired: Vec<StoredRetired> = json_col(&row, "retired_secrets")?;
-    retired.retain(|r| r.expires_at > now_unix);
-    let expires_at = now_unix.saturating_add(duration_ms(grace));
-    if expires_at > now_unix {
-        retired.push(StoredRetired {
-            secret: col(&row, "secret")?,
-            expires_at,
-        });
-    }
+    let stored: (String, String) = (col(&row, "secret")?, col(&row, "retired_secrets")?);
+    let (secret, retired) = rotated(
+        &db.sealer,
+        id.as_str(),
+        (&stored.0, &stored.1),
+        new,
+        now_unix,
+        duration_ms(grace),
+    )?;
     sqlx::query(
         "UPDATE endpoints SET secret = $1, retired_secrets = $2::jsonb, updated_at = $3
          WHERE app_id = $4 AND id = $5",
     )
-    .bind(new.expose())
-    .bind(to_json(&retired)?)
+    .bind(secret)
+    .bind(retired)
     .bind(now)
     .bind(app_id.as_str())
     .bind(id.as_str())

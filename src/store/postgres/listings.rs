@@ -127,7 +127,7 @@ pub(super) async fn attempted_destinations(
     let now = now_ms();
     let items = rows
         .iter()
-        .map(|r| Ok((endpoint(r, now)?, delivery_state(r)?)))
+        .map(|r| Ok((endpoint(r, now, &db.sealer)?, delivery_state(r)?)))
         .collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }

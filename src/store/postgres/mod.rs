@@ -18,6 +18,7 @@ mod keys;
 mod listings;
 mod messages;
 mod notify;
+mod secrets;
 
 use super::*;
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
@@ -38,16 +39,19 @@ pub struct PostgresStore {
     pool: PgPool,
     /// `LISTEN/NOTIFY` wake-ups for `wait_for_work`, on a connection of its own.
     wakeup: notify::Wakeup,
+    /// Seals endpoint secrets on the way in and opens them on the way out.
+    sealer: Sealer,
 }
 
 impl PostgresStore {
     /// Connects to the database at a `postgres://` or `postgresql://` URL with a pool of
-    /// [`DEFAULT_POOL_SIZE`] connections. Migrations are not applied; call `migrate`.
+    /// [`DEFAULT_POOL_SIZE`] connections, keeping endpoint secrets as `sealer` says.
+    /// Migrations are not applied; call `migrate`.
     ///
     /// # Errors
     /// If the URL is malformed or the server cannot be reached.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
-        Self::connect_with_pool_size(url, DEFAULT_POOL_SIZE).await
+    pub async fn connect(url: &str, sealer: Sealer) -> StoreResult<Self> {
+        Self::connect_with_pool_size(url, DEFAULT_POOL_SIZE, sealer).await
     }
 
     /// Like [`connect`](Self::connect) with at most `max_connections` pooled connections
@@ -55,13 +59,21 @@ impl PostgresStore {
     ///
     /// # Errors
     /// If the URL is malformed or the server cannot be reached.
-    pub async fn connect_with_pool_size(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub async fn connect_with_pool_size(
+        url: &str,
+        max_connections: u32,
+        sealer: Sealer,
+    ) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect(url)
             .await?;
         let wakeup = notify::Wakeup::new((*pool.connect_options()).clone());
-        Ok(Self { pool, wakeup })
+        Ok(Self {
+            pool,
+            wakeup,
+            sealer,
+        })
     }
 }
 
@@ -73,6 +85,10 @@ impl Store for PostgresStore {
             .run(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn prepare_secrets_at_rest(&self) -> StoreResult<u64> {
+        secrets::prepare(self).await
     }
 
     async fn api_token_hashes(&self) -> StoreResult<Vec<String>> {

@@ -4,15 +4,15 @@
 //! cannot be read back is [`StoreError::Corrupt`], never a panic.
 
 use crate::domain::{
-    AppId, AttemptId, Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, MessageId,
-    Uid,
+    AppId, AttemptId, Channel, EndpointId, EndpointUrl, EventTypeName, MessageId, Uid,
 };
+use crate::store::secret_columns::open_retired;
 use crate::store::{
     Application, Attempt, DeliveryState, DeliveryStatus, Endpoint, ErrorClass, EventType, Message,
-    PageRequest, RetiredSecret, StoreError, StoreResult, TriggerType,
+    PageRequest, RetiredSecret, Sealer, StoreError, StoreResult, TriggerType,
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, QueryBuilder, Row, Sqlite, Type};
@@ -121,20 +121,6 @@ fn throttle_col(row: &SqliteRow) -> StoreResult<Option<u16>> {
     .transpose()
 }
 
-/// Parses a stored `whsec_…` secret.
-pub(super) fn parse_secret(text: &str) -> StoreResult<EndpointSecret> {
-    EndpointSecret::parse(text).map_err(|e| StoreError::Corrupt(format!("secret: {e}")))
-}
-
-/// A retired key as stored in `endpoints.retired_secrets`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct StoredRetired {
-    /// `whsec_…` text.
-    pub secret: String,
-    /// Unix milliseconds after which it no longer signs.
-    pub expires_at: i64,
-}
-
 /// Maps a write error: unique violations become `Conflict(what)`, a missing parent row
 /// (foreign-key violation) becomes `NotFound`.
 pub(super) fn write_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -216,21 +202,23 @@ pub(super) fn application(row: &SqliteRow) -> StoreResult<Application> {
     })
 }
 
-/// Decodes an `ENDPOINT_COLS` row; retired secrets expired at `now` are left out.
-pub(super) fn endpoint(row: &SqliteRow, now: i64) -> StoreResult<Endpoint> {
-    let retired: Vec<StoredRetired> = json_col(row, "retired_secrets")?;
-    let retired_secrets = retired
+/// Decodes an `ENDPOINT_COLS` row, opening its secrets with `sealer`; retired secrets
+/// expired at `now` are left out.
+pub(super) fn endpoint(row: &SqliteRow, now: i64, sealer: &Sealer) -> StoreResult<Endpoint> {
+    let id: String = col(row, "id")?;
+    let retired = col::<String>(row, "retired_secrets")?;
+    let retired_secrets = open_retired(sealer, &id, &retired, now)?
         .into_iter()
-        .filter(|r| r.expires_at > now)
-        .map(|r| {
+        .map(|(secret, expires_at)| {
             Ok(RetiredSecret {
-                secret: parse_secret(&r.secret)?,
-                expires_at: from_ms(r.expires_at)?,
+                secret,
+                expires_at: from_ms(expires_at)?,
             })
         })
         .collect::<StoreResult<_>>()?;
     Ok(Endpoint {
-        id: EndpointId::from_trusted(col(row, "id")?),
+        secret: sealer.open_secret(&id, &col::<String>(row, "secret")?)?,
+        id: EndpointId::from_trusted(id),
         app_id: AppId::from_trusted(col(row, "app_id")?),
         uid: col::<Option<String>>(row, "uid")?.map(Uid::from_trusted),
         url: EndpointUrl::from_trusted(col(row, "url")?),
@@ -246,7 +234,6 @@ pub(super) fn endpoint(row: &SqliteRow, now: i64) -> StoreResult<Endpoint> {
         throttle_rate: throttle_col(row)?,
         metadata: json_col(row, "metadata")?,
         headers: json_col(row, "headers")?,
-        secret: parse_secret(&col::<String>(row, "secret")?)?,
         retired_secrets,
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,

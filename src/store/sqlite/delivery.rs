@@ -5,14 +5,14 @@
 //! `due_at = now + lease` and `locked_by`; an outcome or release only applies while
 //! `locked_by` still names the worker and the status is still 3.
 
-use super::codec::{
-    CHUNK, StoredRetired, affected, col, duration_ms, from_ms, json_col, ms, now_ms, parse_secret,
-};
+use super::codec::{CHUNK, affected, col, duration_ms, from_ms, json_col, ms, now_ms};
 use super::{SqliteStore, gate};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
+use crate::store::secret_columns::open_retired;
 use crate::store::{
-    ClaimedDelivery, DeliveryStatus, NextStep, Outcome, StoreError, StoreResult, TriggerType,
+    ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError, StoreResult,
+    TriggerType,
 };
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -73,7 +73,7 @@ pub(super) async fn claim(
     let ids: Vec<i64> = slots.keys().copied().collect();
     let mut claimed = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        claimed.extend(load_claimed(&mut tx, chunk, now, until).await?);
+        claimed.extend(load_claimed(&mut tx, &db.sealer, chunk, now, until).await?);
     }
     tx.commit().await?;
     for c in &mut claimed {
@@ -94,9 +94,11 @@ fn push_ids(qb: &mut QueryBuilder<'_, Sqlite>, ids: impl IntoIterator<Item = i64
     list.push_unseparated(")");
 }
 
-/// Everything a worker needs to send the deliveries `ids`, which it has just leased.
+/// Everything a worker needs to send the deliveries `ids`, which it has just leased: the
+/// current key and the retired ones still valid at `now`, opened with `sealer`.
 async fn load_claimed(
     conn: &mut SqliteConnection,
+    sealer: &Sealer,
     ids: &[i64],
     now: i64,
     until: i64,
@@ -122,18 +124,21 @@ async fn load_claimed(
         .ok_or_else(|| StoreError::Corrupt(format!("lease end {until} is out of range")))?;
     rows.iter()
         .map(|row| {
-            let mut secrets = vec![parse_secret(&col::<String>(row, "secret")?)?];
-            for retired in json_col::<Vec<StoredRetired>>(row, "retired_secrets")? {
-                if retired.expires_at > now {
-                    secrets.push(parse_secret(&retired.secret)?);
-                }
-            }
+            let endpoint_id: String = col(row, "endpoint_id")?;
+            let mut secrets =
+                vec![sealer.open_secret(&endpoint_id, &col::<String>(row, "secret")?)?];
+            let retired: String = col(row, "retired_secrets")?;
+            secrets.extend(
+                open_retired(sealer, &endpoint_id, &retired, now)?
+                    .into_iter()
+                    .map(|(secret, _)| secret),
+            );
             let attempts: i64 = col(row, "attempts")?;
             Ok(ClaimedDelivery {
                 delivery_id: col(row, "id")?,
                 msg_id: MessageId::from_trusted(col(row, "msg_id")?),
                 app_id: AppId::from_trusted(col(row, "app_id")?),
-                endpoint_id: EndpointId::from_trusted(col(row, "endpoint_id")?),
+                endpoint_id: EndpointId::from_trusted(endpoint_id),
                 url: EndpointUrl::from_trusted(col(row, "url")?),
                 headers: json_col(row, "headers")?,
                 secrets,

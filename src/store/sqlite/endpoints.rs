@@ -2,10 +2,11 @@
 
 use super::SqliteStore;
 use super::codec::{
-    ENDPOINT_COLS, StoredRetired, affected, col, duration_ms, endpoint, json_col, ms, now_ms,
-    push_page, to_json, to_json_opt, write_err,
+    ENDPOINT_COLS, affected, col, duration_ms, endpoint, ms, now_ms, push_page, to_json,
+    to_json_opt, write_err,
 };
 use crate::domain::{AppId, EndpointId, EndpointSecret};
+use crate::store::secret_columns::rotated;
 use crate::store::{
     DeliveryStatus, Endpoint, EndpointFields, EndpointStats, Page, PageRequest, StoreError,
     StoreResult,
@@ -26,6 +27,7 @@ pub(super) async fn create(
     headers: &BTreeMap<String, String>,
 ) -> StoreResult<Endpoint> {
     let now = now_ms();
+    let id = EndpointId::generate();
     let row = sqlx::query(
         "INSERT INTO endpoints
              (id, app_id, uid, url, description, disabled, event_types, channels,
@@ -34,7 +36,7 @@ pub(super) async fn create(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?)
          RETURNING *",
     )
-    .bind(EndpointId::generate().as_str())
+    .bind(id.as_str())
     .bind(app_id.as_str())
     .bind(fields.uid.as_ref().map(|u| u.as_str()))
     .bind(fields.url.as_str())
@@ -45,14 +47,14 @@ pub(super) async fn create(
     .bind(fields.throttle_rate)
     .bind(to_json(&fields.metadata)?)
     .bind(to_json(headers)?)
-    .bind(secret.expose())
+    .bind(db.sealer.seal_secret(id.as_str(), secret)?)
     .bind(now)
     .bind(now)
     .bind(fields.concurrency_limit.map(i64::from))
     .fetch_one(&db.write)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
-    endpoint(&row, now)
+    endpoint(&row, now, &db.sealer)
 }
 
 /// Matches the id first, then the uid.
@@ -70,7 +72,7 @@ pub(super) async fn get(
     .bind(key)
     .fetch_optional(&db.read)
     .await?;
-    row.map(|r| endpoint(&r, now_ms())).transpose()
+    row.map(|r| endpoint(&r, now_ms(), &db.sealer)).transpose()
 }
 
 pub(super) async fn list(
@@ -87,7 +89,7 @@ pub(super) async fn list(
     let now = now_ms();
     let items = rows
         .iter()
-        .map(|r| endpoint(r, now))
+        .map(|r| endpoint(r, now, &db.sealer))
         .collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }
@@ -126,7 +128,7 @@ pub(super) async fn update(
     .fetch_optional(&db.write)
     .await
     .map_err(write_err(ENDPOINT_UID_TAKEN))?;
-    endpoint(&row.ok_or(StoreError::NotFound)?, now)
+    endpoint(&row.ok_or(StoreError::NotFound)?, now, &db.sealer)
 }
 
 /// Deliveries and attempts go with it (`ON DELETE CASCADE`).
@@ -174,21 +176,21 @@ pub(super) async fn rotate_secret(
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-    let mut retired: Vec<StoredRetired> = json_col(&row, "retired_secrets")?;
-    retired.retain(|r| r.expires_at > now);
-    let expires_at = now.saturating_add(duration_ms(grace));
-    if expires_at > now {
-        retired.push(StoredRetired {
-            secret: col(&row, "secret")?,
-            expires_at,
-        });
-    }
+    let stored: (String, String) = (col(&row, "secret")?, col(&row, "retired_secrets")?);
+    let (secret, retired) = rotated(
+        &db.sealer,
+        id.as_str(),
+        (&stored.0, &stored.1),
+        new,
+        now,
+        duration_ms(grace),
+    )?;
     sqlx::query(
         "UPDATE endpoints SET secret = ?, retired_secrets = ?, updated_at = ?
          WHERE app_id = ? AND id = ?",
     )
-    .bind(new.expose())
-    .bind(to_json(&retired)?)
+    .bind(secret)
+    .bind(retired)
     .bind(now)
     .bind(app_id.as_str())
     .bind(id.as_str())
