@@ -62,7 +62,7 @@ async fn create(
     Json(body): Json<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve::app(st.store.as_ref(), &app_key).await?;
-    let (fields, secret, headers) = body.into_parts()?;
+    let (fields, secret, headers) = body.into_parts(&st.config.allowed_subnets)?;
     let endpoint = st
         .store
         .create_endpoint(&app.id, &fields, &secret, &headers)
@@ -86,7 +86,7 @@ async fn update(
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = resolve::app(st.store.as_ref(), &app_key).await?;
     check_key("endpoint_id", &ep_key)?;
-    let mut fields = body.into_fields()?;
+    let mut fields = body.into_fields(&st.config.allowed_subnets)?;
     let existing = st.store.get_endpoint(&app.id, &ep_key).await?;
     let key_is_id = EndpointId::parse(&ep_key).is_some();
     match resolve::put_uid(
@@ -131,7 +131,7 @@ async fn patch(
 ) -> ApiResult<Json<EndpointOut>> {
     let app = resolve::app(st.store.as_ref(), &app_key).await?;
     let endpoint = resolve::endpoint(st.store.as_ref(), &app, &ep_key).await?;
-    let fields = body.apply(&endpoint)?;
+    let fields = body.apply(&endpoint, &st.config.allowed_subnets)?;
     let endpoint = st
         .store
         .update_endpoint(&app.id, &endpoint.id, &fields)

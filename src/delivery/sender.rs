@@ -1,12 +1,16 @@
-//! One signed POST per attempt over a single pooled HTTP client.
+//! One signed POST per attempt over a single pooled HTTP client, to addresses the address
+//! policy allows (see [`crate::net`]).
 
 use super::retry::{Verdict, parse_retry_after};
 use crate::config::{Config, HeaderStyle};
+use crate::net::{self, POLICY_HINT, PolicyResolver, Refused};
 use crate::signing;
 use crate::store::{ClaimedDelivery, ErrorClass};
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest stored response body; the rest is not read.
@@ -35,11 +39,13 @@ pub struct Sender {
     client: reqwest::Client,
     names: [HeaderName; 3],
     user_agent: HeaderValue,
+    allowed: Arc<[IpNet]>,
 }
 
 impl Sender {
     /// One client for the process: keep-alive pool, the configured timeout, no redirects,
-    /// no proxy picked up from the environment.
+    /// no proxy picked up from the environment, and a resolver that only returns addresses
+    /// the policy allows (`HOOKLINE_ALLOWED_SUBNETS` opens ranges).
     ///
     /// # Errors
     /// If the TLS backend cannot be initialised.
@@ -49,6 +55,7 @@ impl Sender {
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver::new(&config.allowed_subnets)))
             .pool_max_idle_per_host(config.endpoint_concurrency.max(8))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
@@ -63,10 +70,13 @@ impl Sender {
             client,
             names,
             user_agent,
+            allowed: config.allowed_subnets.as_slice().into(),
         })
     }
 
     /// Signs and POSTs `delivery`, reading at most [`RESPONSE_BODY_LIMIT`] of the answer.
+    /// A destination the address policy refuses is a failed (retryable) attempt with
+    /// [`ErrorClass::BlockedAddress`], and nothing is sent.
     pub async fn send(&self, delivery: &ClaimedDelivery) -> SendResult {
         let started_at = Utc::now();
         let clock = Instant::now();
@@ -80,6 +90,19 @@ impl Sender {
                 verdict: Verdict::Fatal,
             };
         };
+        // IP-literal hosts never reach the resolver, so they are checked here.
+        if let Some(ip) = delivery.url.host_ip() {
+            if let Err(blocked) = net::check(ip, &self.allowed) {
+                return SendResult {
+                    started_at,
+                    status: None,
+                    body: refusal_body(&Refused::Literal(blocked)),
+                    duration: clock.elapsed(),
+                    error_class: Some(ErrorClass::BlockedAddress),
+                    verdict: Verdict::Retry { retry_after: None },
+                };
+            }
+        }
         let timestamp = started_at.timestamp();
         let request = self
             .client
@@ -176,8 +199,27 @@ fn chain_mentions(e: &reqwest::Error, needles: &[&str]) -> bool {
     false
 }
 
+/// The address policy's refusal somewhere in the error's causes (from the resolver).
+fn refusal(e: &reqwest::Error) -> Option<&Refused> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            return Some(refused);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// What an attempt refused by the policy records as its response.
+fn refusal_body(refused: &Refused) -> String {
+    format!("not sent: {refused}; {POLICY_HINT}")
+}
+
 fn classify(e: &reqwest::Error) -> ErrorClass {
-    if e.is_timeout() {
+    if refusal(e).is_some() {
+        ErrorClass::BlockedAddress
+    } else if e.is_timeout() {
         ErrorClass::Timeout
     } else if chain_mentions(e, &["dns error", "failed to lookup address"]) {
         ErrorClass::Dns
@@ -190,8 +232,12 @@ fn classify(e: &reqwest::Error) -> ErrorClass {
     }
 }
 
-/// The error and its causes on one line, without the URL (already on the attempt).
+/// The error and its causes on one line, without the URL (already on the attempt); a
+/// refusal by the address policy as just that.
 fn describe(e: &reqwest::Error) -> String {
+    if let Some(refused) = refusal(e) {
+        return refusal_body(refused);
+    }
     let mut parts = vec![match e.url() {
         Some(url) => e.to_string().replace(&format!(" ({url})"), ""),
         None => e.to_string(),

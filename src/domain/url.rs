@@ -2,6 +2,7 @@
 
 use super::ParseError;
 use std::fmt;
+use std::net::IpAddr;
 
 /// A URL Hookline may POST to. Whether its address may be reached is decided at send time.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -52,6 +53,16 @@ impl EndpointUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The host, if it is an IP address. Parsing has already normalised odd spellings
+    /// (`0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`, `[::ffff:7f00:1]`) to addresses.
+    pub fn host_ip(&self) -> Option<IpAddr> {
+        match url::Url::parse(&self.0).ok()?.host()? {
+            url::Host::Ipv4(v4) => Some(v4.into()),
+            url::Host::Ipv6(v6) => Some(v6.into()),
+            url::Host::Domain(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for EndpointUrl {
@@ -80,6 +91,40 @@ mod tests {
             "file:///etc/passwd",
         ] {
             assert!(EndpointUrl::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn odd_spellings_of_an_address_are_ip_hosts() {
+        for (raw, ip) in [
+            ("http://0x7f000001/", "127.0.0.1"),
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://017700000001/", "127.0.0.1"),
+            ("http://0177.0.0.1/", "127.0.0.1"),
+            ("http://127.1/", "127.0.0.1"),
+            ("http://127.0.0.1./", "127.0.0.1"),
+            ("http://0/", "0.0.0.0"),
+            ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1"),
+            ("http://[0:0:0:0:0:ffff:7f00:1]/", "::ffff:7f00:1"),
+            ("https://[fe80::1]:8443/x", "fe80::1"),
+        ] {
+            let url = EndpointUrl::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(
+                url.host_ip(),
+                Some(ip.parse().expect("an address")),
+                "{raw}"
+            );
+        }
+        for name in [
+            "http://localhost/",
+            "https://example.com/",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            assert_eq!(
+                EndpointUrl::parse(name).expect("valid").host_ip(),
+                None,
+                "{name}"
+            );
         }
     }
 }

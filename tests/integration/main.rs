@@ -7,6 +7,7 @@
 //! logs, `-- --nocapture` the fleet tests' counts. Postgres is expected at
 //! `postgres://postgres@127.0.0.1:5432` (see `pg_support`).
 
+mod address_policy;
 mod api;
 mod binary;
 mod browser;

@@ -57,6 +57,8 @@ struct ReceiverState {
     /// Requests per path so far, so numbering a reply stays cheap with many thousands.
     counts: HashMap<String, usize>,
     scripts: HashMap<String, Script>,
+    /// `Location` of 3xx answers per path, where not `/redirected`.
+    locations: HashMap<String, String>,
     /// Every answer waits a uniformly random time in this range, so requests are in flight.
     delay: Option<(Duration, Duration)>,
 }
@@ -89,7 +91,7 @@ impl Drop for InFlight {
 /// An HTTP server on loopback that records every request when it arrives and answers from a
 /// script per path (200 where nothing is scripted), optionally after a delay. The response
 /// body is `reply <status> #<n>`, `n` counting requests to that path from 1; a 3xx answer
-/// carries `Location: /redirected`.
+/// carries `Location: /redirected` unless [`Receiver::redirect`] named another.
 pub struct Receiver {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -153,6 +155,14 @@ impl Receiver {
     /// Answer `status` to every request to `path`.
     pub fn always(&self, path: &str, status: u16) {
         self.script(path, &[], status);
+    }
+
+    /// Answer every request to `path` with a 302 to `location`.
+    pub fn redirect(&self, path: &str, location: &str) {
+        self.always(path, 302);
+        self.lock()
+            .locations
+            .insert(path.to_owned(), location.to_owned());
     }
 
     /// Every request to `path` so far, in arrival order.
@@ -231,7 +241,7 @@ async fn record(
         shared: shared.clone(),
         answered: false,
     };
-    let (status, n, delay) = {
+    let (status, n, delay, location) = {
         let mut state = shared.state.lock().expect("receiver lock");
         let path = uri.path().to_owned();
         let status = match state.scripts.get_mut(&path) {
@@ -253,7 +263,8 @@ async fn record(
         let delay = state
             .delay
             .map(|(min, max)| rand::thread_rng().gen_range(min..=max));
-        (status, n, delay)
+        let location = state.locations.get(uri.path()).cloned();
+        (status, n, delay, location)
     };
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
@@ -262,9 +273,11 @@ async fn record(
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (code, format!("reply {status} #{n}")).into_response();
     if code.is_redirection() {
-        response
-            .headers_mut()
-            .insert("location", HeaderValue::from_static("/redirected"));
+        let location = location.unwrap_or_else(|| "/redirected".to_owned());
+        response.headers_mut().insert(
+            "location",
+            HeaderValue::from_str(&location).expect("a location is a header value"),
+        );
     }
     response
 }

@@ -5,6 +5,7 @@ use crate::api::error::ApiError;
 use crate::domain::{Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, Uid};
 use crate::store::{Endpoint, EndpointFields, Metadata};
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -129,8 +130,16 @@ pub struct EndpointOut {
     pub updated_at: DateTime<Utc>,
 }
 
-fn url(raw: &str) -> Result<EndpointUrl, ApiError> {
-    EndpointUrl::parse(raw).map_err(|e| ApiError::validation("url", e))
+/// Parses `raw` and refuses an IP-literal host the address policy blocks (`allowed` opens
+/// ranges). Names are not resolved here: they are checked when sending.
+fn url(raw: &str, allowed: &[IpNet]) -> Result<EndpointUrl, ApiError> {
+    let url = EndpointUrl::parse(raw).map_err(|e| ApiError::validation("url", e))?;
+    if let Some(ip) = url.host_ip() {
+        crate::net::check(ip, allowed).map_err(|blocked| {
+            ApiError::validation("url", format!("{blocked}; {}", crate::net::POLICY_HINT))
+        })?;
+    }
+    Ok(url)
 }
 
 fn event_types(v: Option<Vec<EventTypeName>>) -> Result<Option<Vec<EventTypeName>>, ApiError> {
@@ -166,14 +175,15 @@ pub(crate) fn check_uid(uid: Option<Uid>) -> Result<Option<Uid>, ApiError> {
 }
 
 impl EndpointUpdate {
-    /// The store fields this body describes.
+    /// The store fields this body describes; `allowed` are the subnets the address policy
+    /// opens.
     ///
     /// # Errors
     /// A 422 naming the first bad field.
-    pub fn into_fields(self) -> Result<EndpointFields, ApiError> {
+    pub fn into_fields(self, allowed: &[IpNet]) -> Result<EndpointFields, ApiError> {
         Ok(EndpointFields {
             uid: check_uid(self.uid)?,
-            url: url(&self.url)?,
+            url: url(&self.url, allowed)?,
             description: self.description.unwrap_or_default(),
             disabled: self.disabled.unwrap_or(false),
             event_types: event_types(self.event_types)?,
@@ -186,12 +196,14 @@ impl EndpointUpdate {
 }
 
 impl EndpointIn {
-    /// The fields, the secret (given or generated) and the validated headers.
+    /// The fields, the secret (given or generated) and the validated headers; `allowed` are
+    /// the subnets the address policy opens.
     ///
     /// # Errors
     /// A 422 naming the first bad field.
     pub fn into_parts(
         self,
+        allowed: &[IpNet],
     ) -> Result<(EndpointFields, EndpointSecret, BTreeMap<String, String>), ApiError> {
         let secret = match self.secret.as_deref() {
             Some(s) => EndpointSecret::parse(s).map_err(|e| ApiError::validation("secret", e))?,
@@ -209,24 +221,25 @@ impl EndpointIn {
             uid: self.uid,
             metadata: self.metadata,
         }
-        .into_fields()?;
+        .into_fields(allowed)?;
         Ok((fields, secret, headers))
     }
 }
 
 impl EndpointPatch {
-    /// `current` with this patch applied.
+    /// `current` with this patch applied; a new URL is checked against the address policy,
+    /// whose open subnets are `allowed`.
     ///
     /// # Errors
     /// A 422 naming the first bad field.
-    pub fn apply(self, current: &Endpoint) -> Result<EndpointFields, ApiError> {
+    pub fn apply(self, current: &Endpoint, allowed: &[IpNet]) -> Result<EndpointFields, ApiError> {
         Ok(EndpointFields {
             uid: match self.uid {
                 Some(uid) => check_uid(uid)?,
                 None => current.uid.clone(),
             },
             url: match self.url.as_deref() {
-                Some(raw) => url(raw)?,
+                Some(raw) => url(raw, allowed)?,
                 None => current.url.clone(),
             },
             description: self
@@ -287,7 +300,7 @@ mod tests {
                  "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#,
         )
         .unwrap();
-        let (fields, _, headers) = ok.into_parts().unwrap();
+        let (fields, _, headers) = ok.into_parts(&[]).unwrap();
         assert_eq!(fields.event_types.unwrap().len(), 2);
         assert!(headers.is_empty() && !fields.disabled);
 
@@ -301,9 +314,49 @@ mod tests {
             ),
         ] {
             let parsed: EndpointIn = parse_json(body.as_bytes()).unwrap();
-            let err = parsed.into_parts().unwrap_err();
+            let err = parsed.into_parts(&[]).unwrap_err();
             assert!(err.to_string().starts_with(field), "{body}: {err}");
         }
+    }
+
+    #[test]
+    fn a_blocked_literal_host_is_refused_on_create_put_and_patch_unless_allowed() {
+        let body = r#"{"url": "http://0x7f000001:9000/hook"}"#;
+        let expected = "url: 127.0.0.1 is a loopback address; Hookline does not send to \
+                        non-global addresses unless HOOKLINE_ALLOWED_SUBNETS allows them";
+        let created = parse_json::<EndpointIn>(body.as_bytes()).unwrap();
+        let put = parse_json::<EndpointUpdate>(body.as_bytes()).unwrap();
+        let patch = parse_json::<EndpointPatch>(body.as_bytes()).unwrap();
+        for err in [
+            created.clone().into_parts(&[]).unwrap_err(),
+            put.clone().into_fields(&[]).unwrap_err(),
+            patch.clone().apply(&stored(), &[]).unwrap_err(),
+        ] {
+            assert_eq!(err.code(), "validation");
+            assert_eq!(err.to_string(), expected);
+        }
+
+        let loopback: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let normalised = "http://127.0.0.1:9000/hook";
+        assert_eq!(
+            created.into_parts(&loopback).unwrap().0.url.as_str(),
+            normalised
+        );
+        assert_eq!(put.into_fields(&loopback).unwrap().url.as_str(), normalised);
+        assert_eq!(
+            patch.apply(&stored(), &loopback).unwrap().url.as_str(),
+            normalised
+        );
+    }
+
+    #[test]
+    fn a_patch_that_keeps_the_url_does_not_recheck_it() {
+        let current = Endpoint {
+            url: EndpointUrl::from_trusted("http://10.0.0.1/h".into()),
+            ..stored()
+        };
+        let patch = parse_json::<EndpointPatch>(br#"{"description": "x"}"#).unwrap();
+        assert_eq!(patch.apply(&current, &[]).unwrap().url, current.url);
     }
 
     /// An endpoint as stored, with a cap of 7 and a reason the engine disabled it.
@@ -331,17 +384,17 @@ mod tests {
 
     fn created_limit(body: &str) -> Result<Option<u32>, ApiError> {
         let parsed: EndpointIn = parse_json(body.as_bytes())?;
-        Ok(parsed.into_parts()?.0.concurrency_limit)
+        Ok(parsed.into_parts(&[])?.0.concurrency_limit)
     }
 
     fn put_limit(body: &str) -> Result<Option<u32>, ApiError> {
         let parsed: EndpointUpdate = parse_json(body.as_bytes())?;
-        Ok(parsed.into_fields()?.concurrency_limit)
+        Ok(parsed.into_fields(&[])?.concurrency_limit)
     }
 
     fn patched_limit(body: &str) -> Result<Option<u32>, ApiError> {
         let parsed: EndpointPatch = parse_json(body.as_bytes())?;
-        Ok(parsed.apply(&stored())?.concurrency_limit)
+        Ok(parsed.apply(&stored(), &[])?.concurrency_limit)
     }
 
     #[test]
