@@ -64,7 +64,20 @@ proptest! {
         if let Ok(url) = EndpointUrl::parse(&s) {
             let again = EndpointUrl::parse(url.as_str());
             prop_assert_eq!(again.as_ref().map(EndpointUrl::as_str), Ok(url.as_str()));
+            prop_assert_eq!(again.ok().and_then(|u| u.host_ip()), url.host_ip());
         }
+    }
+
+    #[test]
+    fn the_address_policy_never_panics_and_blocks_loopback(octets in any::<[u8; 4]>(), v6 in any::<u128>()) {
+        let v4 = std::net::Ipv4Addr::from(octets);
+        let verdict = hookline::net::address::check(v4.into(), &[]);
+        if v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() {
+            prop_assert!(verdict.is_err(), "{v4} passed");
+        }
+        let mapped = v4.to_ipv6_mapped();
+        prop_assert_eq!(hookline::net::address::check(mapped.into(), &[]).is_ok(), verdict.is_ok());
+        let _ = hookline::net::address::check(std::net::Ipv6Addr::from(v6).into(), &[]);
     }
 
     #[test]
@@ -161,7 +174,7 @@ proptest! {
         raw in prop::collection::vec(any::<u8>(), 0..64),
     ) {
         if let Ok(body) = parse_json::<EndpointIn>(&endpoint) {
-            let _ = body.into_parts();
+            let _ = body.into_parts(&[]);
         }
         if let Ok(body) = parse_json::<MessageIn>(&message) {
             let _ = body.into_parts();
