@@ -7,7 +7,9 @@
 //! logs, `-- --nocapture` the fleet tests' counts. Postgres is expected at
 //! `postgres://postgres@127.0.0.1:5432` (see `pg_support`).
 
+mod access_rules;
 mod api;
+mod auth;
 mod binary;
 mod delivery;
 mod fleet;

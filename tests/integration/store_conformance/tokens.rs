@@ -34,7 +34,10 @@ pub async fn an_app_token_is_found_by_its_hash_until_revoked(store: DynStore) {
     assert_eq!(lookup(&store, &t.hash).await, Some(t.clone()));
     assert_eq!(lookup(&store, &"b2".repeat(32)).await, None);
 
-    let err = store.insert_app_token(&t).await.expect_err("same hash twice");
+    let err = store
+        .insert_app_token(&t)
+        .await
+        .expect_err("same hash twice");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 
     store.delete_app_token(&t.hash).await.expect("revoke");
@@ -70,7 +73,11 @@ pub async fn minting_forgets_the_applications_expired_tokens_only(store: DynStor
         Some(others_expired.clone()),
         "expired tokens are kept (and refused by the API) until their application mints"
     );
-    assert_eq!(lookup(&store, &expired.hash).await, None, "pruned by the later mint");
+    assert_eq!(
+        lookup(&store, &expired.hash).await,
+        None,
+        "pruned by the later mint"
+    );
     assert_eq!(lookup(&store, &live.hash).await, Some(live.clone()));
     assert!(
         lookup(&store, &others_expired.hash)
