@@ -222,7 +222,9 @@ async fn logout_revokes_the_app_token_and_is_refused_to_admin_tokens(store: Stor
     let second = app_client(&admin, &app_id).await;
     let path = format!("/api/v1/app/{app_id}");
 
-    let (status, body) = first.post("/api/v1/auth/logout", &json!({})).await;
+    // The SDKs send an idempotency key with every POST; a logout is never a replay.
+    let key = [("idempotency-key", "logout-key")];
+    let (status, body) = first.post_raw("/api/v1/auth/logout", "", &key).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let got = first.get(&path).await;
     assert_status(
@@ -233,6 +235,15 @@ async fn logout_revokes_the_app_token_and_is_refused_to_admin_tokens(store: Stor
     );
     let (status, body) = second.get(&path).await;
     assert_eq!(status, StatusCode::OK, "other tokens stay valid: {body}");
+    let (status, body) = second.post_raw("/api/v1/auth/logout", "", &key).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let got = second.get(&path).await;
+    assert_status(
+        "second logout",
+        got,
+        StatusCode::UNAUTHORIZED,
+        "authentication_failed",
+    );
 
     let got = admin.post("/api/v1/auth/logout", &json!({})).await;
     assert_status("admin logout", got, StatusCode::FORBIDDEN, "forbidden");
@@ -310,6 +321,14 @@ async fn minting_creates_the_application_from_the_body_or_answers_404(store: Sto
     let own = admin.with_token(out["token"].as_str().expect("token"));
     let (status, body) = own.get("/api/v1/app/fresh").await;
     assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A minted token is never kept for an idempotent replay: each request mints anew.
+    let path = "/api/v1/auth/app-portal-access/fresh";
+    let key = [("idempotency-key", "mint-key")];
+    let (s1, one) = admin.post_raw(path, "{}", &key).await;
+    let (s2, two) = admin.post_raw(path, "{}", &key).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{one} {two}");
+    assert_ne!(one["token"], two["token"]);
 
     // An existing application is used as it is; the body's application is ignored.
     let (status, _) = mint(&admin, "fresh", &json!({ "application": { "name": "Y" } })).await;

@@ -15,6 +15,7 @@ mod delivery;
 mod fleet;
 mod helpers;
 mod isolation;
+mod log_secrets;
 mod pg_support;
 mod process;
 mod receiver;
