@@ -14,6 +14,17 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// The span of one API request: method and path only. Query strings and headers stay out
+/// of the logs, as they may carry tokens or secrets; the response's status and latency are
+/// logged inside it.
+pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path()
+    )
+}
+
 /// A token cancelled on the first SIGTERM or SIGINT; a second signal exits at once.
 pub fn shutdown_signal() -> CancellationToken {
     let token = CancellationToken::new();

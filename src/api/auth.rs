@@ -1,14 +1,43 @@
-//! Bearer-token authentication. Tokens are only ever held as SHA-256 hashes and compared in
-//! constant time.
+//! Bearer-token authentication: who a request comes from.
+//!
+//! Two kinds of token. Admin tokens (`HOOKLINE_API_TOKEN`, or one generated on first start)
+//! are held as SHA-256 hashes and compared in constant time. Application-scoped tokens
+//! (`appsk_…`, minted by `POST /api/v1/auth/app-portal-access/{app_id}`) are looked up in
+//! the store by the hash of their text, which is all the store keeps. What a principal may
+//! then do is decided by [`super::access`]. Tokens are never logged.
 
-use crate::store::Store;
+use super::ApiState;
+use super::access;
+use super::error::ApiError;
+use crate::domain::AppId;
+use crate::store::{AppToken, Store};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// The set of accepted tokens.
+/// How every application-scoped token begins (Svix's prefix for app-portal tokens).
+pub const APP_TOKEN_PREFIX: &str = "appsk_";
+
+/// Who a request comes from, put in the request's extensions by [`require_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An admin token: the whole API.
+    Admin,
+    /// An application-scoped token: that application's routes only.
+    App {
+        /// The application the token grants access to.
+        app_id: AppId,
+        /// Hex SHA-256 of the token, so the token can revoke itself (logout).
+        token_hash: String,
+    },
+}
+
+/// The accepted admin tokens.
 pub struct Auth {
     hashes: Vec<[u8; 32]>,
 }
@@ -32,8 +61,33 @@ fn from_hex(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// 32 random bytes, base64url without padding, after `prefix`.
+fn random_token(prefix: &str) -> String {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// A newly minted application-scoped token: its text, to hand out once, and its hash, to
+/// store.
+pub struct MintedToken {
+    /// `appsk_…`: shown to the caller and never stored.
+    pub text: String,
+    /// Hex SHA-256 of `text`.
+    pub hash: String,
+}
+
+impl MintedToken {
+    /// A fresh random token.
+    pub fn generate() -> Self {
+        let text = random_token(APP_TOKEN_PREFIX);
+        let hash = to_hex(&hash(&text));
+        Self { text, hash }
+    }
+}
+
 impl Auth {
-    /// Accepts exactly these tokens.
+    /// Accepts exactly these admin tokens.
     pub fn from_tokens(tokens: &[String]) -> Self {
         Self {
             hashes: tokens.iter().map(|t| hash(t)).collect(),
@@ -60,9 +114,7 @@ impl Auth {
             .collect();
         let mut generated = None;
         if hashes.is_empty() {
-            let mut raw = [0u8; 32];
-            rand::thread_rng().fill_bytes(&mut raw);
-            let token = format!("hl_{}", URL_SAFE_NO_PAD.encode(raw));
+            let token = random_token("hl_");
             let h = hash(&token);
             store.insert_api_token_hash(&to_hex(&h)).await?;
             hashes.push(h);
@@ -71,13 +123,43 @@ impl Auth {
         Ok((Self { hashes }, generated))
     }
 
-    /// Whether `token` is accepted. Every stored hash is compared, in constant time.
+    /// Whether `token` is an admin token. Every stored hash is compared, in constant time.
     pub fn accepts(&self, token: &str) -> bool {
         let candidate = hash(token);
         self.hashes
             .iter()
             .fold(subtle::Choice::from(0), |acc, h| acc | h.ct_eq(&candidate))
             .into()
+    }
+
+    /// The principal `token` authenticates: an admin token, else a live application token.
+    ///
+    /// # Errors
+    /// 401 for an unknown, revoked or expired token; 500 if the store fails.
+    pub async fn authenticate(
+        &self,
+        store: &dyn Store,
+        token: &str,
+    ) -> Result<Principal, ApiError> {
+        if self.accepts(token) {
+            return Ok(Principal::Admin);
+        }
+        let invalid = || ApiError::Unauthenticated("the API token is not valid".into());
+        if !token.starts_with(APP_TOKEN_PREFIX) {
+            return Err(invalid());
+        }
+        let token_hash = to_hex(&hash(token));
+        let found: Option<AppToken> = store.get_app_token(&token_hash).await?;
+        match found {
+            None => Err(invalid()),
+            Some(t) if t.is_expired_at(chrono::Utc::now()) => Err(ApiError::Unauthenticated(
+                "the application token has expired; mint a new one".into(),
+            )),
+            Some(t) => Ok(Principal::App {
+                app_id: t.app_id,
+                token_hash,
+            }),
+        }
     }
 }
 
@@ -88,28 +170,48 @@ fn bearer_token(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Middleware: lets a request through only with an accepted bearer token; otherwise a 401
-/// `authentication_failed`. The token is never logged.
+/// Middleware on every authenticated route: resolves the [`Principal`] (401 without a valid
+/// token), asks [`access::authorize`] whether it may use the matched route (403 if not), and
+/// passes it on in the request's extensions.
 pub async fn require_token(
-    axum::extract::State(auth): axum::extract::State<std::sync::Arc<Auth>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
+    State(st): State<ApiState>,
+    route: Option<MatchedPath>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let header = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let Some(token) = header.and_then(bearer_token) else {
-        return super::error::ApiError::Unauthenticated(
+        return ApiError::Unauthenticated(
             "an Authorization: Bearer <token> header is required".into(),
         )
         .into_response();
     };
-    if !auth.accepts(token) {
-        return super::error::ApiError::Unauthenticated("the API token is not valid".into())
-            .into_response();
+    let principal = match st.auth.authenticate(st.store.as_ref(), token).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let app_key = params.ok().and_then(|p| {
+        p.iter()
+            .find(|(name, _)| *name == access::APP_PARAM)
+            .map(|(_, value)| value.to_owned())
+    });
+    let route = route.as_ref().map(MatchedPath::as_str);
+    let decision = access::authorize(
+        st.store.as_ref(),
+        &principal,
+        request.method(),
+        route,
+        app_key.as_deref(),
+    )
+    .await;
+    if let Err(e) = decision {
+        return e.into_response();
     }
+    request.extensions_mut().insert(principal);
     next.run(request).await
 }
 
@@ -140,5 +242,16 @@ mod tests {
         let h = hash("x");
         assert_eq!(from_hex(&to_hex(&h)), Some(h));
         assert_eq!(from_hex("zz"), None);
+    }
+
+    #[test]
+    fn minted_tokens_are_random_prefixed_and_known_by_their_hash() {
+        let a = MintedToken::generate();
+        let b = MintedToken::generate();
+        assert_ne!(a.text, b.text);
+        let body = a.text.strip_prefix(APP_TOKEN_PREFIX).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+        assert_eq!(a.hash, to_hex(&hash(&a.text)));
+        assert!(!a.hash.contains(body));
     }
 }

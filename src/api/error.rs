@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 401 `authentication_failed`: no bearer token, or one that is not accepted.
     #[error("{0}")]
     Unauthenticated(String),
+    /// 403 `forbidden`: the token is valid but does not grant this request.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404 `not_found`: the detail names what is missing.
     #[error("{0}")]
     NotFound(String),
@@ -68,6 +71,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -83,6 +87,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthenticated(_) => "authentication_failed",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout(_) => "request_timeout",

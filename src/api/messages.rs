@@ -2,15 +2,13 @@
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path, Query, check_key};
+use super::extract::{Json, Path, Query};
 use super::pagination::{KeyKind, ListResponse, Listing};
 use super::params::{FromQuery, QueryParams};
 use super::resolve::{self, gone};
-use super::wire::{ApplicationIn, MessageIn, MessageOut};
-use crate::domain::{AppId, Channel, EventTypeName, Uid};
-use crate::store::{
-    Application, ApplicationFields, MessageFilter, Order, PageRequest, Store, StoreError,
-};
+use super::wire::{MessageIn, MessageOut};
+use crate::domain::{Channel, EventTypeName};
+use crate::store::{MessageFilter, Order, PageRequest};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -81,41 +79,6 @@ impl FromQuery for ListQuery {
     }
 }
 
-/// The application a message is posted to. When the path names none and the body carries
-/// an `application`, it is created with the path key as its uid (ids cannot be chosen, so an
-/// id-shaped key that names nothing stays a 404). A concurrent creation of the same uid is
-/// not an error: the winner's application is used.
-async fn app_for_message(
-    store: &dyn Store,
-    key: &str,
-    application: Option<ApplicationIn>,
-) -> ApiResult<Application> {
-    check_key("app_id", key)?;
-    if let Some(app) = store.get_application(key).await? {
-        return Ok(app);
-    }
-    let missing = || ApiError::not_found("application", key);
-    let (Some(application), None) = (application, AppId::parse(key)) else {
-        return Err(missing());
-    };
-    let uid = Uid::parse(key).map_err(|e| ApiError::validation("app_id", e))?;
-    let fields = ApplicationFields {
-        uid: Some(uid),
-        ..application.into_fields().map_err(|e| match e {
-            ApiError::Validation(d) => ApiError::Validation(format!("application.{d}")),
-            other => other,
-        })?
-    };
-    match store.create_application(&fields).await {
-        Ok(app) => Ok(app),
-        Err(StoreError::Conflict(rule)) => store
-            .get_application(key)
-            .await?
-            .ok_or(ApiError::Conflict(rule)),
-        Err(other) => Err(other.into()),
-    }
-}
-
 async fn create(
     State(st): State<ApiState>,
     Path(app_key): Path<String>,
@@ -123,7 +86,7 @@ async fn create(
     Json(body): Json<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     let (draft, application) = body.into_parts()?;
-    let app = app_for_message(st.store.as_ref(), &app_key, application).await?;
+    let app = resolve::app_or_create(st.store.as_ref(), &app_key, application).await?;
     let new = draft.for_app(&app.id);
     let deliveries = st.store.create_message(&new).await?;
     tracing::debug!(msg_id = %new.message.id, deliveries, "message accepted");

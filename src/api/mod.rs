@@ -1,9 +1,11 @@
 //! The management API: Svix v1-compatible routes, grouped by resource.
 //!
-//! Every route but health requires a bearer token. Request bodies are capped at
+//! Every route but health requires a bearer token: an admin token, or an application-scoped
+//! one limited to its application (see `access`). Request bodies are capped at
 //! `HOOKLINE_MAX_PAYLOAD`; POSTs honour `idempotency-key`. All errors, including unknown
 //! routes and rejected extractors, are `{"code", "detail"}` JSON.
 
+pub mod access;
 mod applications;
 mod attempts;
 mod auth;
@@ -18,10 +20,11 @@ mod messages;
 pub mod pagination;
 pub mod params;
 mod resolve;
+mod tokens;
 mod ui;
 pub mod wire;
 
-pub use auth::Auth;
+pub use auth::{Auth, Principal};
 
 use crate::config::Config;
 use crate::store::DynStore;
@@ -38,14 +41,17 @@ pub struct ApiState {
     pub store: DynStore,
     /// The process configuration.
     pub config: Arc<Config>,
-    /// Accepted tokens.
+    /// Accepted admin tokens.
     pub auth: Arc<Auth>,
 }
 
 /// The whole API as one router.
 pub fn router(state: ApiState) -> Router {
     // `route_layer` runs the middleware only for matched routes, so an unknown path is a
-    // 404 rather than a 401. Layers listed later run first: auth, then idempotency.
+    // 404 rather than a 401. Layers listed later run first: auth (401, then 403), then
+    // idempotency. The token routes stay outside idempotency: a replay would hand a minted
+    // token out again (and keep it in the store in clear), and a replayed logout would
+    // revoke nothing.
     let authenticated = Router::new()
         .merge(applications::routes())
         .merge(endpoints::routes())
@@ -54,7 +60,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(messages::routes())
         .merge(attempts::routes())
         .route_layer(from_fn_with_state(state.clone(), idempotency::middleware))
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::require_token));
+        .merge(tokens::routes())
+        .route_layer(from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(health::routes())
         .merge(ui::routes())
@@ -62,7 +69,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_payload))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span),
+        )
         .with_state(state)
 }
 

@@ -3,8 +3,11 @@
 
 use super::error::ApiError;
 use super::extract::check_key;
-use crate::domain::{AttemptId, EventTypeName};
-use crate::store::{Application, Attempt, Endpoint, EventType, Message, Store};
+use super::wire::ApplicationIn;
+use crate::domain::{AppId, AttemptId, EventTypeName, Uid};
+use crate::store::{
+    Application, ApplicationFields, Attempt, Endpoint, EventType, Message, Store, StoreError,
+};
 
 /// The application `key` (id or uid) names.
 ///
@@ -16,6 +19,46 @@ pub async fn app(store: &dyn Store, key: &str) -> Result<Application, ApiError> 
         .get_application(key)
         .await?
         .ok_or_else(|| ApiError::not_found("application", key))
+}
+
+/// The application `key` (id or uid) names, created from `application` if there is none.
+/// Used where Svix lets a body carry an `application` (messages, app-portal access): the
+/// new application gets the path key as its uid (ids cannot be chosen, so an id-shaped key
+/// that names nothing stays a 404). A concurrent creation of the same uid is not an error:
+/// the winner's application is used.
+///
+/// # Errors
+/// 422 for a malformed key or `application`, 404 if there is none and nothing to create it
+/// from, 500 if the store fails.
+pub async fn app_or_create(
+    store: &dyn Store,
+    key: &str,
+    application: Option<ApplicationIn>,
+) -> Result<Application, ApiError> {
+    check_key("app_id", key)?;
+    if let Some(app) = store.get_application(key).await? {
+        return Ok(app);
+    }
+    let missing = || ApiError::not_found("application", key);
+    let (Some(application), None) = (application, AppId::parse(key)) else {
+        return Err(missing());
+    };
+    let uid = Uid::parse(key).map_err(|e| ApiError::validation("app_id", e))?;
+    let fields = ApplicationFields {
+        uid: Some(uid),
+        ..application.into_fields().map_err(|e| match e {
+            ApiError::Validation(d) => ApiError::Validation(format!("application.{d}")),
+            other => other,
+        })?
+    };
+    match store.create_application(&fields).await {
+        Ok(app) => Ok(app),
+        Err(StoreError::Conflict(rule)) => store
+            .get_application(key)
+            .await?
+            .ok_or(ApiError::Conflict(rule)),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The endpoint of `app` that `key` (id or uid) names.

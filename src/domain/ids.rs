@@ -1,10 +1,23 @@
 //! Prefixed, time-sortable identifiers (`app_…`, `ep_…`, `msg_…`, `atmpt_…`).
 //!
 //! The part after the prefix is a ULID: 48 bits of milliseconds then 80 random bits in
-//! Crockford base32, so lexical order is creation order to the millisecond, which is what
-//! iterator pagination relies on.
+//! Crockford base32, so lexical order is creation order, which is what iterator pagination
+//! relies on. Within one process ids are strictly increasing even inside one millisecond:
+//! the random part of a later id in the same millisecond is the previous one plus one.
 
 use std::fmt;
+use std::sync::Mutex;
+
+/// The process's ULID source, monotonic within a millisecond.
+static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
+/// A new ULID, later than every one this process generated before.
+fn next_ulid() -> ulid::Ulid {
+    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // `generate` fails only when 2^80 ids were made in one millisecond; fall back to a
+    // fresh random one rather than fail.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
 
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
@@ -19,7 +32,7 @@ macro_rules! prefixed_id {
 
             /// A fresh id stamped with the current time.
             pub fn generate() -> Self {
-                Self(format!("{}{}", $prefix, ulid::Ulid::new()))
+                Self(format!("{}{}", $prefix, next_ulid()))
             }
 
             /// Accepts a string that looks like an id of this kind (right prefix, ULID body).
@@ -87,6 +100,12 @@ mod tests {
         assert_eq!(EndpointId::parse(app.as_str()), None);
         assert_eq!(AppId::parse("app_not-a-ulid"), None);
         assert_eq!(AppId::parse("my-customer"), None);
+    }
+
+    #[test]
+    fn ids_made_in_the_same_millisecond_are_in_order() {
+        let ids: Vec<MessageId> = (0..1000).map(|_| MessageId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

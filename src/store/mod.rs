@@ -21,10 +21,12 @@ pub mod postgres;
 mod sealing;
 mod secret_columns;
 pub mod sqlite;
+mod token;
 
 pub use model::*;
 pub use page::{Cursor, Order, Page, PageRequest};
 pub use sealing::{Sealer, SealingError};
+pub use token::AppToken;
 
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, Channel, EndpointId, EventTypeName, MessageId};
@@ -121,6 +123,14 @@ pub trait Store: Send + Sync + 'static {
     async fn api_token_hashes(&self) -> StoreResult<Vec<String>>;
     /// Remembers a generated token by its hash; the token itself is never stored.
     async fn insert_api_token_hash(&self, hash: &str) -> StoreResult<()>;
+    /// Remembers an application-scoped token by its hash, and forgets the expired tokens of
+    /// the same application. `NotFound` if the application does not exist.
+    async fn insert_app_token(&self, token: &AppToken) -> StoreResult<()>;
+    /// The application-scoped token with this hash, expired or not.
+    async fn get_app_token(&self, hash: &str) -> StoreResult<Option<AppToken>>;
+    /// Forgets an application-scoped token (logout). Forgetting one that is not there is
+    /// not an error: the outcome is the same.
+    async fn delete_app_token(&self, hash: &str) -> StoreResult<()>;
 
     // --- applications ---------------------------------------------------------------------
 
@@ -136,7 +146,8 @@ pub trait Store: Send + Sync + 'static {
         id: &AppId,
         fields: &ApplicationFields,
     ) -> StoreResult<Application>;
-    /// Deletes an application and everything it owns. `NotFound` if it does not exist.
+    /// Deletes an application and everything it owns, its tokens included. `NotFound` if it
+    /// does not exist.
     async fn delete_application(&self, id: &AppId) -> StoreResult<()>;
 
     // --- endpoints ------------------------------------------------------------------------

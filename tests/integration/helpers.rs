@@ -141,6 +141,17 @@ impl TestApp {
         }
     }
 
+    /// A client of the same service that sends `token` instead.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            address: self.address.clone(),
+            client: self.client.clone(),
+            token: token.to_owned(),
+            _stop: None,
+            _db: None,
+        }
+    }
+
     /// Absolute URL of an API path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

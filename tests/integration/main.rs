@@ -7,8 +7,10 @@
 //! logs, `-- --nocapture` the fleet tests' counts. Postgres is expected at
 //! `postgres://postgres@127.0.0.1:5432` (see `pg_support`).
 
+mod access_rules;
 mod address_policy;
 mod api;
+mod auth;
 mod binary;
 mod browser;
 mod delivery;
@@ -16,6 +18,7 @@ mod fleet;
 mod helpers;
 mod isolation;
 mod limits;
+mod log_secrets;
 mod pg_support;
 mod process;
 mod properties;

@@ -5,15 +5,22 @@ use crate::helpers::{Receiver, StoreKind, TOKEN, per_store, spawn_app, svix_veri
 use std::collections::BTreeSet;
 use svix::api::{MessageAttemptListByMsgOptions, Svix, SvixOptions};
 use svix::models::{
-    ApplicationIn, EndpointIn, EndpointSecretRotateIn, MessageAttemptTriggerType, MessageIn,
-    MessageStatus,
+    AppPortalAccessIn, ApplicationIn, EndpointIn, EndpointSecretRotateIn,
+    MessageAttemptTriggerType, MessageIn, MessageStatus,
 };
 
-per_store!(the_official_svix_sdk_works_against_hookline,);
+per_store!(
+    the_official_svix_sdk_works_against_hookline,
+    the_svix_sdk_mints_app_portal_tokens_that_are_scoped_and_can_log_out,
+);
 
 fn client(base_url: &str) -> Svix {
+    client_with(base_url, TOKEN)
+}
+
+fn client_with(base_url: &str, token: &str) -> Svix {
     Svix::new(
-        TOKEN.into(),
+        token.into(),
         Some(SvixOptions {
             server_url: Some(base_url.to_owned()),
             ..Default::default()
@@ -256,4 +263,73 @@ async fn the_official_svix_sdk_works_against_hookline(store: StoreKind) {
     let got = rx.wait_for("/sdk", 5).await;
     svix_verify(&new_secret, &got[4].body, &got[4].headers).expect("verifies with the new key");
     svix_verify(&secret, &got[4].body, &got[4].headers).expect("the old key is in grace");
+}
+
+/// The HTTP status of an SDK error, if it came from an answer.
+fn status_of(err: &svix::error::Error) -> Option<u16> {
+    match err {
+        svix::error::Error::Http(e) => Some(e.status.as_u16()),
+        svix::error::Error::Validation(e) => Some(e.status.as_u16()),
+        _ => None,
+    }
+}
+
+async fn the_svix_sdk_mints_app_portal_tokens_that_are_scoped_and_can_log_out(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let svix = client(&app.address);
+    let mut access = AppPortalAccessIn::new();
+    access.application = Some(ApplicationIn::new("Portal customer".into()));
+    let out = svix
+        .authentication()
+        .app_portal_access("portal-customer".into(), access, None)
+        .await
+        .expect("authentication.app_portal_access");
+    assert!(out.token.starts_with("appsk_"), "{}", out.token);
+    assert!(
+        out.url.ends_with(&format!("/ui/#token={}", out.token)),
+        "{}",
+        out.url
+    );
+    let created = svix
+        .application()
+        .get("portal-customer".into())
+        .await
+        .expect("the application was created with the path key as uid");
+    assert_eq!(created.name, "Portal customer");
+
+    let portal = client_with(&app.address, &out.token);
+    let ep = portal
+        .endpoint()
+        .create(
+            "portal-customer".into(),
+            EndpointIn::new("https://receiver.example/portal".into()),
+            None,
+        )
+        .await
+        .expect("endpoint.create with the app token");
+    let listed = portal
+        .endpoint()
+        .list(created.id.clone(), None)
+        .await
+        .expect("endpoint.list with the app token");
+    assert_eq!(listed.data.len(), 1);
+    assert_eq!(listed.data[0].id, ep.id);
+    let err = portal
+        .application()
+        .list(None)
+        .await
+        .expect_err("app tokens cannot list applications");
+    assert_eq!(status_of(&err), Some(403), "{err:?}");
+
+    portal
+        .authentication()
+        .logout(None)
+        .await
+        .expect("authentication.logout");
+    let err = portal
+        .endpoint()
+        .list(created.id.clone(), None)
+        .await
+        .expect_err("a logged-out token is refused");
+    assert_eq!(status_of(&err), Some(401), "{err:?}");
 }

@@ -12,6 +12,7 @@ mod requeue;
 mod resources;
 mod retention;
 mod routing;
+mod tokens;
 mod views;
 
 use crate::stores::StoreKind;

@@ -16,6 +16,7 @@ mod keys;
 mod listings;
 mod messages;
 mod secrets;
+mod tokens;
 
 use super::*;
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
@@ -111,6 +112,18 @@ impl Store for SqliteStore {
 
     async fn insert_api_token_hash(&self, hash: &str) -> StoreResult<()> {
         keys::insert_api_token_hash(self, hash).await
+    }
+
+    async fn insert_app_token(&self, token: &AppToken) -> StoreResult<()> {
+        tokens::insert(self, token).await
+    }
+
+    async fn get_app_token(&self, hash: &str) -> StoreResult<Option<AppToken>> {
+        tokens::get(self, hash).await
+    }
+
+    async fn delete_app_token(&self, hash: &str) -> StoreResult<()> {
+        tokens::delete(self, hash).await
     }
 
     async fn create_application(&self, fields: &ApplicationFields) -> StoreResult<Application> {

@@ -1,0 +1,10 @@
+-- Application-scoped API tokens (minted by `POST /api/v1/auth/app-portal-access/{app_id}`).
+-- Only the hash of a token is kept; deleting the application deletes its tokens.
+CREATE TABLE app_tokens (
+    hash       text COLLATE "C" PRIMARY KEY, -- hex SHA-256 of the token; never the token
+    app_id     text COLLATE "C" NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+-- Minting forgets the application's expired tokens; the cascade on delete needs it too.
+CREATE INDEX app_tokens_app ON app_tokens (app_id, expires_at);
