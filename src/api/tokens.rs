@@ -40,7 +40,7 @@ async fn app_portal_access(
     let created_at = wire::now();
     let token = AppToken {
         hash: minted.hash,
-        app_id: app.id,
+        app_id: app.id.clone(),
         created_at,
         expires_at: created_at + grant.lifetime,
     };
@@ -49,9 +49,10 @@ async fn app_portal_access(
         .await
         .map_err(gone("application", &key))?;
     let url = format!(
-        "{}/ui/#token={}",
+        "{}/ui/#token={}&app={}",
         origin(&headers, &uri, st.config.listen),
-        minted.text
+        minted.text,
+        app.id
     );
     Ok(Json(AppPortalAccessOut {
         token: minted.text,

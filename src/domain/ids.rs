@@ -13,7 +13,9 @@ static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 
 /// A new ULID, later than every one this process generated before.
 fn next_ulid() -> ulid::Ulid {
-    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut generator = GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // `generate` fails only when 2^80 ids were made in one millisecond; fall back to a
     // fresh random one rather than fail.
     generator.generate().unwrap_or_else(|_| ulid::Ulid::new())

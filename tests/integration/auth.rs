@@ -87,7 +87,10 @@ async fn an_app_token_manages_and_delivers_for_its_own_application(store: StoreK
     let token = out["token"].as_str().expect("token");
     assert!(token.starts_with("appsk_") && token.len() == 49, "{token}");
     let host = admin.address.trim_start_matches("http://");
-    assert_eq!(out["url"], format!("http://{host}/ui/#token={token}"));
+    assert_eq!(
+        out["url"],
+        format!("http://{host}/ui/#token={token}&app={app_id}")
+    );
     let own = admin.with_token(token);
 
     for key in [app_id.as_str(), "own-app"] {

@@ -286,7 +286,8 @@ async fn the_svix_sdk_mints_app_portal_tokens_that_are_scoped_and_can_log_out(st
         .expect("authentication.app_portal_access");
     assert!(out.token.starts_with("appsk_"), "{}", out.token);
     assert!(
-        out.url.ends_with(&format!("/ui/#token={}", out.token)),
+        out.url
+            .contains(&format!("/ui/#token={}&app=app_", out.token)),
         "{}",
         out.url
     );

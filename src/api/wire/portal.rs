@@ -113,7 +113,7 @@ fn check_capabilities(caps: &[String]) -> Result<(), ApiError> {
 pub struct AppPortalAccessOut {
     /// `appsk_…`, to send as `Authorization: Bearer <token>`.
     pub token: String,
-    /// `<origin>/ui/#token=<token>`.
+    /// `<origin>/ui/#token=<token>&app=<app id>`: the dashboard, signed in to the application.
     pub url: String,
 }
 
