@@ -5,6 +5,7 @@
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use ipnet::IpNet;
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -27,8 +28,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything Hookline can be configured with. Each field documents its variable.
-#[derive(Debug, Clone)]
+/// Everything Hookline can be configured with. Each field documents its variable. `Debug`
+/// leaves out the API tokens, the main secret and any password in the database URL.
+#[derive(Clone)]
 pub struct Config {
     /// `HOOKLINE_DATABASE_URL`: `sqlite://PATH` or `postgres://…`.
     pub database_url: String,
@@ -83,6 +85,76 @@ pub struct Config {
     /// `HOOKLINE_DISABLE_AFTER`: an endpoint with no successful delivery for this long is
     /// disabled.
     pub disable_after: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field cannot be added without deciding how it is shown.
+        let Self {
+            database_url,
+            listen,
+            api_tokens,
+            retry_schedule,
+            request_timeout,
+            allowed_subnets,
+            worker_concurrency,
+            endpoint_concurrency,
+            main_secret,
+            log_format,
+            lease,
+            claim_batch,
+            poll_interval,
+            max_payload,
+            body_timeout,
+            run_migrations,
+            signature_headers,
+            breaker_failures,
+            breaker_failure_rate,
+            breaker_min_requests,
+            breaker_window,
+            breaker_cooldown,
+            breaker_max_cooldown,
+            disable_after,
+        } = self;
+        let database = url::Url::parse(database_url).map_or_else(
+            |_| "<unparsable>".into(),
+            |mut u| {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("redacted"));
+                }
+                u.to_string()
+            },
+        );
+        f.debug_struct("Config")
+            .field("database_url", &database)
+            .field(
+                "api_tokens",
+                &format_args!("[{} redacted]", api_tokens.len()),
+            )
+            .field("main_secret", &main_secret.as_ref().map(|_| "redacted"))
+            .field("listen", listen)
+            .field("retry_schedule", retry_schedule)
+            .field("request_timeout", request_timeout)
+            .field("allowed_subnets", allowed_subnets)
+            .field("worker_concurrency", worker_concurrency)
+            .field("endpoint_concurrency", endpoint_concurrency)
+            .field("log_format", log_format)
+            .field("lease", lease)
+            .field("claim_batch", claim_batch)
+            .field("poll_interval", poll_interval)
+            .field("max_payload", max_payload)
+            .field("body_timeout", body_timeout)
+            .field("run_migrations", run_migrations)
+            .field("signature_headers", signature_headers)
+            .field("breaker_failures", breaker_failures)
+            .field("breaker_failure_rate", breaker_failure_rate)
+            .field("breaker_min_requests", breaker_min_requests)
+            .field("breaker_window", breaker_window)
+            .field("breaker_cooldown", breaker_cooldown)
+            .field("breaker_max_cooldown", breaker_max_cooldown)
+            .field("disable_after", disable_after)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -522,5 +594,21 @@ mod tests {
                 .to_string()
                 .contains("unknown key")
         );
+    }
+
+    #[test]
+    fn debug_output_leaves_out_credentials() {
+        let c = Config {
+            database_url: "postgres://hookline:hunter2-password@db/hookline".into(),
+            api_tokens: vec!["admin-token-0123456789".into()],
+            main_secret: Some("main-secret-0123456789".into()),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        for secret in ["hunter2-password", "admin-token-0123456789", "main-secret-0123456789"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://hookline:redacted@db/hookline"), "{shown}");
+        assert!(shown.contains("request_timeout"), "{shown}");
     }
 }
