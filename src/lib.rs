@@ -8,6 +8,7 @@ mod app;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod metrics;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -14,6 +14,7 @@ mod fleet;
 mod helpers;
 mod isolation;
 mod limits;
+mod observability;
 mod pg_support;
 mod process;
 mod properties;

@@ -11,6 +11,7 @@ mod endpoint_ops;
 mod event_type;
 mod headers;
 mod message;
+mod status;
 
 pub use application::{ApplicationIn, ApplicationOut, ApplicationPatch};
 pub use attempt::{EndpointMessageOut, MessageAttemptOut, MessageEndpointOut};
@@ -25,6 +26,7 @@ pub use headers::{
     EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn, validate_headers,
 };
 pub use message::{MessageDraft, MessageIn, MessageOut, example_payload};
+pub use status::{BUCKET_WIDTH, LAST_MINUTE, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
 
 use super::error::ApiError;
 use serde::{Deserialize, Deserializer};
