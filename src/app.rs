@@ -1,9 +1,11 @@
-//! Wiring: open the store, resolve API tokens, bind the listener, run API and/or workers
-//! until a shutdown is requested.
+//! Wiring: open the store, resolve API tokens, bind the listeners, run API and/or workers
+//! until a shutdown is requested. One [`Metrics`] registry per process is shared by the
+//! API, the worker and the `/metrics` route.
 
 use crate::api::{self, ApiState, Auth};
 use crate::config::Config;
 use crate::delivery::Worker;
+use crate::metrics::Metrics;
 use crate::store::{self, DynStore, Sealer};
 use anyhow::Context;
 use axum::ServiceExt;
@@ -66,13 +68,16 @@ pub struct Application {
     role: Role,
     store: DynStore,
     listener: Option<TcpListener>,
+    metrics_listener: Option<TcpListener>,
     auth: Arc<Auth>,
+    metrics: Metrics,
     generated_token: Option<String>,
 }
 
 impl Application {
     /// Opens the store (see [`open_store`]; migrations unless disabled), resolves the API
-    /// tokens and binds the listener if the role serves the API.
+    /// tokens and binds the listener if the role serves the API, and
+    /// `HOOKLINE_METRICS_LISTEN` if set.
     ///
     /// # Errors
     /// If the database cannot be opened or migrated, its endpoint secrets do not go with
@@ -89,12 +94,22 @@ impl Application {
         } else {
             None
         };
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding HOOKLINE_METRICS_LISTEN {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             config: Arc::new(config),
             role,
             store,
             listener,
+            metrics_listener,
             auth: Arc::new(auth),
+            metrics: Metrics::new(),
             generated_token,
         })
     }
@@ -102,6 +117,14 @@ impl Application {
     /// The bound API port, if this process serves the API.
     pub fn port(&self) -> Option<u16> {
         self.listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The bound `HOOKLINE_METRICS_LISTEN` port, if one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
             .map(|a| a.port())
@@ -125,7 +148,11 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         if self.role.runs_worker() {
-            let worker = Worker::new(self.store.clone(), self.config.clone())?;
+            let worker = Worker::new(
+                self.store.clone(),
+                self.config.clone(),
+                self.metrics.clone(),
+            )?;
             let token = shutdown.clone();
             tasks.spawn(async move { worker.run(token).await });
             let (store, token) = (self.store.clone(), shutdown.clone());
@@ -134,12 +161,23 @@ impl Application {
                 Ok(())
             });
         }
+        let state = ApiState {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            auth: self.auth.clone(),
+            metrics: self.metrics.clone(),
+        };
+        if let Some(listener) = self.metrics_listener {
+            let service = api::metrics_router(state.clone());
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await
+                    .context("serving HOOKLINE_METRICS_LISTEN")
+            });
+        }
         if let Some(listener) = self.listener {
-            let state = ApiState {
-                store: self.store.clone(),
-                config: self.config.clone(),
-                auth: self.auth.clone(),
-            };
             // Svix's examples write collection paths with a trailing slash; accept both.
             let service = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
             let token = shutdown.clone();

@@ -36,6 +36,9 @@ pub struct Config {
     pub database_url: String,
     /// `HOOKLINE_LISTEN`: API address; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// `HOOKLINE_METRICS_LISTEN`: an extra address serving only `/metrics` and
+    /// `/api/v1/health`, so a `worker` (which has no API) can be scraped; unset: none.
+    pub metrics_listen: Option<SocketAddr>,
     /// `HOOKLINE_API_TOKEN`: accepted bearer tokens, comma-separated. Empty means tokens are
     /// generated on first start and kept (hashed) in the database.
     pub api_tokens: Vec<String>,
@@ -93,6 +96,7 @@ impl fmt::Debug for Config {
         let Self {
             database_url,
             listen,
+            metrics_listen,
             api_tokens,
             retry_schedule,
             request_timeout,
@@ -132,6 +136,7 @@ impl fmt::Debug for Config {
                 &format_args!("[{} redacted]", api_tokens.len()),
             )
             .field("main_secret", &main_secret.as_ref().map(|_| "redacted"))
+            .field("metrics_listen", metrics_listen)
             .field("listen", listen)
             .field("retry_schedule", retry_schedule)
             .field("request_timeout", request_timeout)
@@ -162,6 +167,7 @@ impl Default for Config {
         Self {
             database_url: "sqlite://hookline.db".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8071)),
+            metrics_listen: None,
             api_tokens: Vec::new(),
             retry_schedule: [5, 300, 1800, 7200, 18000, 36000, 36000]
                 .map(Duration::from_secs)
@@ -223,6 +229,7 @@ const RATE_LOOKAHEAD: Duration = Duration::from_secs(1);
 const KEYS: &[&str] = &[
     "DATABASE_URL",
     "LISTEN",
+    "METRICS_LISTEN",
     "API_TOKEN",
     "RETRY_SCHEDULE",
     "REQUEST_TIMEOUT",
@@ -295,6 +302,15 @@ impl Config {
             c.listen = v
                 .parse()
                 .map_err(|_| invalid(&var, v, "an address like 127.0.0.1:8071"))?;
+        }
+        if let Some((var, v)) = get("METRICS_LISTEN") {
+            c.metrics_listen = if v.is_empty() {
+                None
+            } else {
+                Some(v.parse().map_err(|_| {
+                    invalid(&var, v, "an address like 0.0.0.0:9071, or empty for none")
+                })?)
+            };
         }
         if let Some((var, v)) = get("API_TOKEN") {
             c.api_tokens = split_list(v).map(str::to_owned).collect();
@@ -550,6 +566,8 @@ mod tests {
             "{err}"
         );
         assert!(with(&[("LISTEN", "localhost")]).is_err());
+        let err = with(&[("METRICS_LISTEN", "9071")]).unwrap_err().to_string();
+        assert!(err.contains("HOOKLINE_METRICS_LISTEN"), "{err}");
         assert!(with(&[("DATABASE_URL", "mysql://x")]).is_err());
         assert!(with(&[("LEASE", "5s")]).is_err());
     }
@@ -561,6 +579,7 @@ mod tests {
             ("ALLOWED_SUBNETS", "127.0.0.0/8,::1/128"),
             ("MAX_PAYLOAD", "512KiB"),
             ("SIGNATURE_HEADERS", "svix"),
+            ("METRICS_LISTEN", "0.0.0.0:9071"),
             ("API_TOKEN", "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb"),
         ])
         .unwrap();
@@ -571,6 +590,11 @@ mod tests {
         assert_eq!(c.allowed_subnets.len(), 2);
         assert_eq!(c.max_payload, 512 * 1024);
         assert_eq!(c.signature_headers, HeaderStyle::Svix);
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9071));
+        assert_eq!(
+            with(&[("METRICS_LISTEN", "")]).unwrap().metrics_listen,
+            None
+        );
         assert_eq!(c.api_tokens.len(), 2);
     }
 
@@ -605,10 +629,17 @@ mod tests {
             ..Config::default()
         };
         let shown = format!("{c:?}");
-        for secret in ["hunter2-password", "admin-token-0123456789", "main-secret-0123456789"] {
+        for secret in [
+            "hunter2-password",
+            "admin-token-0123456789",
+            "main-secret-0123456789",
+        ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        assert!(shown.contains("postgres://hookline:redacted@db/hookline"), "{shown}");
+        assert!(
+            shown.contains("postgres://hookline:redacted@db/hookline"),
+            "{shown}"
+        );
         assert!(shown.contains("request_timeout"), "{shown}");
     }
 }

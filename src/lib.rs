@@ -8,6 +8,7 @@ mod app;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod metrics;
 pub mod net;
 pub mod signing;
 pub mod store;

@@ -5,6 +5,8 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global `tracing` subscriber. `RUST_LOG` overrides the default `info` level.
+/// JSON lines carry the fields of the enclosing spans (`span` and `spans`), so an attempt's
+/// line has its `msg_id`, `endpoint_id`, `app_id` and attempt number.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);

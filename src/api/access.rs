@@ -75,6 +75,8 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/event-type/{event_type_name}",                            Admin),
     ("POST",   "/api/v1/auth/app-portal-access/{app_id}",                         Admin),
     ("POST",   "/api/v1/auth/logout",                                             AppToken),
+    ("GET",    "/api/v1/status",                                                  Admin),
+    ("GET",    "/metrics",                                                        Admin),
 ];
 
 /// What [`RULES`] says about a method on a route pattern.
@@ -228,6 +230,7 @@ mod tests {
     async fn every_route_of_the_router_is_public_or_has_a_rule() {
         let (_dir, store) = test_store().await;
         let state = ApiState {
+            metrics: crate::metrics::Metrics::new(),
             store,
             config: Arc::new(crate::Config::default()),
             auth: Arc::new(Auth::from_tokens(&[])),
@@ -294,7 +297,10 @@ mod tests {
                 Method::from_bytes(method.as_bytes()).is_ok(),
                 "bad method {method}"
             );
-            assert!(pattern.starts_with("/api/v1/"), "{pattern}");
+            assert!(
+                pattern.starts_with("/api/v1/") || *pattern == "/metrics",
+                "{pattern}"
+            );
         }
     }
 

@@ -89,6 +89,7 @@ async fn create(
     let app = resolve::app_or_create(st.store.as_ref(), &app_key, application).await?;
     let new = draft.for_app(&app.id);
     let deliveries = st.store.create_message(&new).await?;
+    st.metrics.message_accepted();
     tracing::debug!(msg_id = %new.message.id, deliveries, "message accepted");
     Ok((
         StatusCode::ACCEPTED,

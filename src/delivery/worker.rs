@@ -7,6 +7,7 @@ use super::retry::RetryPolicy;
 use super::sender::{SendResult, Sender};
 use crate::config::Config;
 use crate::domain::AttemptId;
+use crate::metrics::{Finish, Metrics};
 use crate::store::{Attempt, ClaimedDelivery, DeliveryStatus, DynStore, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,14 +25,15 @@ pub struct Worker {
     retry: RetryPolicy,
     claim_policy: ClaimPolicy,
     breaker: BreakerPolicy,
+    metrics: Metrics,
 }
 
 impl Worker {
-    /// Builds a worker with its HTTP client.
+    /// Builds a worker with its HTTP client, counting what it does in `metrics`.
     ///
     /// # Errors
     /// If the HTTP client cannot be built.
-    pub fn new(store: DynStore, config: Arc<Config>) -> anyhow::Result<Self> {
+    pub fn new(store: DynStore, config: Arc<Config>, metrics: Metrics) -> anyhow::Result<Self> {
         Ok(Self {
             id: format!("wkr_{}", ulid::Ulid::new()),
             sender: Sender::new(&config)?,
@@ -40,6 +42,7 @@ impl Worker {
             breaker: config.breaker_policy(),
             store,
             config,
+            metrics,
         })
     }
 
@@ -76,12 +79,14 @@ impl Worker {
                 () = shutdown.cancelled() => break,
             };
             let want = (capacity.available_permits() + 1).min(this.config.claim_batch);
+            let started = std::time::Instant::now();
             let claimed = match this
                 .store
                 .claim(&this.id, want, this.config.lease, &this.claim_policy)
                 .await
             {
                 Ok(claimed) => {
+                    this.metrics.claimed(claimed.len(), started.elapsed());
                     backoff = Duration::from_millis(100);
                     claimed
                 }
@@ -149,19 +154,31 @@ impl Worker {
         permit: OwnedSemaphorePermit,
         outcomes: mpsc::Sender<(Outcome, OwnedSemaphorePermit)>,
     ) {
+        let _in_flight = self.metrics.in_flight();
         // A rate-limited endpoint's slot may lie up to a second ahead: wait for it, holding
         // the lease (and the concurrency permit, which bounds how many can wait).
         if let Ok(wait) = (delivery.not_before - chrono::Utc::now()).to_std() {
             tokio::time::sleep(wait).await;
         }
         let result = self.sender.send(&delivery).await;
-        tracing::info!(
-            status = result.status,
-            error_class = result.error_class.map(|c| c.as_str()),
-            duration_ms = result.duration.as_millis() as u64,
-            "attempt"
+        let (status, error_class, duration, verdict) = (
+            result.status,
+            result.error_class,
+            result.duration,
+            result.verdict,
         );
         let outcome = self.outcome(delivery, result);
+        let finish = Finish::of(&outcome.next, verdict);
+        self.metrics
+            .attempt_finished(status, error_class, duration, finish);
+        // The one line per attempt; the span carries msg_id, endpoint_id, app_id, attempt.
+        tracing::info!(
+            outcome = finish.as_str(),
+            status,
+            error_class = error_class.map(|c| c.as_str()),
+            duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            "attempt"
+        );
         // The permit travels with the outcome and is freed once it is written, so a worker
         // never holds more unrecorded leases than its concurrency: that bounds what a crash
         // can duplicate.

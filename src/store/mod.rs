@@ -16,6 +16,7 @@
 //!   secret that does not decrypt is `Corrupt`, never a wrong key.
 
 mod model;
+mod ops;
 mod page;
 pub mod postgres;
 mod sealing;
@@ -24,6 +25,7 @@ pub mod sqlite;
 mod token;
 
 pub use model::*;
+pub use ops::{AttemptCount, OpenBreaker, OpenBreakers, QueueDepth};
 pub use page::{Cursor, Order, Page, PageRequest};
 pub use sealing::{Sealer, SealingError};
 pub use token::AppToken;
@@ -342,6 +344,22 @@ pub trait Store: Send + Sync + 'static {
     /// Returns when new work may be due (a message was created or resent), or after
     /// `timeout`, whichever comes first. Spurious wake-ups are allowed.
     async fn wait_for_work(&self, timeout: Duration);
+
+    // --- operability ----------------------------------------------------------------------
+
+    /// Deliveries by queue state, fleet-wide, as of the store's clock. Cheap on large
+    /// tables: index range scans only (see the `operability` migration).
+    async fn queue_depth(&self) -> StoreResult<QueueDepth>;
+    /// Attempts made at or after `since`, in buckets of `width` (bucket 0 starts at
+    /// `since`), ascending; buckets without attempts are left out.
+    async fn attempt_counts(
+        &self,
+        since: DateTime<Utc>,
+        width: Duration,
+    ) -> StoreResult<Vec<AttemptCount>>;
+    /// Breakers of enabled endpoints that are open or half-open: counts, and up to `limit`
+    /// of them, longest in their current state first.
+    async fn open_breakers(&self, limit: usize) -> StoreResult<OpenBreakers>;
 
     // --- idempotency ----------------------------------------------------------------------
 

@@ -203,6 +203,8 @@ async fn an_app_token_is_forbidden_everything_outside_its_application(store: Sto
             "/api/v1/auth/app-portal-access/other".into(),
             Some(json!({})),
         ),
+        ("fleet status", Method::GET, "/api/v1/status".into(), None),
+        ("metrics", Method::GET, "/metrics".into(), None),
     ];
     for (what, method, path, body) in cases {
         let got = own.request(method, &path, body.as_ref()).await;

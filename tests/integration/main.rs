@@ -19,6 +19,7 @@ mod helpers;
 mod isolation;
 mod limits;
 mod log_secrets;
+mod observability;
 mod pg_support;
 mod process;
 mod properties;

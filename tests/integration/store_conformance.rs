@@ -7,6 +7,7 @@
 
 mod claims;
 mod isolation;
+mod operability;
 mod outcomes;
 mod requeue;
 mod resources;

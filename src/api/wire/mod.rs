@@ -12,6 +12,7 @@ mod event_type;
 mod headers;
 mod message;
 mod portal;
+mod status;
 
 pub use application::{ApplicationIn, ApplicationOut, ApplicationPatch};
 pub use attempt::{EndpointMessageOut, MessageAttemptOut, MessageEndpointOut};
@@ -27,6 +28,7 @@ pub use headers::{
 };
 pub use message::{MessageDraft, MessageIn, MessageOut, example_payload};
 pub use portal::{AppPortalAccessIn, AppPortalAccessOut, PortalGrant};
+pub use status::{BUCKET_WIDTH, LAST_MINUTE, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
 
 use super::error::ApiError;
 use serde::{Deserialize, Deserializer};

@@ -18,6 +18,7 @@ mod keys;
 mod listings;
 mod messages;
 mod notify;
+mod ops;
 mod secrets;
 mod tokens;
 
@@ -360,6 +361,22 @@ impl Store for PostgresStore {
 
     async fn wait_for_work(&self, timeout: Duration) {
         self.wakeup.wait(timeout).await;
+    }
+
+    async fn queue_depth(&self) -> StoreResult<QueueDepth> {
+        ops::queue_depth(self).await
+    }
+
+    async fn attempt_counts(
+        &self,
+        since: DateTime<Utc>,
+        width: Duration,
+    ) -> StoreResult<Vec<AttemptCount>> {
+        ops::attempt_counts(self, since, width).await
+    }
+
+    async fn open_breakers(&self, limit: usize) -> StoreResult<OpenBreakers> {
+        ops::open_breakers(self, limit).await
     }
 
     async fn idempotency_begin(

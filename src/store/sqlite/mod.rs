@@ -15,6 +15,7 @@ mod gate;
 mod keys;
 mod listings;
 mod messages;
+mod ops;
 mod secrets;
 mod tokens;
 
@@ -388,6 +389,22 @@ impl Store for SqliteStore {
     async fn wait_for_work(&self, timeout: Duration) {
         // Elapsing is the polling fallback, not an error.
         let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+    }
+
+    async fn queue_depth(&self) -> StoreResult<QueueDepth> {
+        ops::queue_depth(self).await
+    }
+
+    async fn attempt_counts(
+        &self,
+        since: DateTime<Utc>,
+        width: Duration,
+    ) -> StoreResult<Vec<AttemptCount>> {
+        ops::attempt_counts(self, since, width).await
+    }
+
+    async fn open_breakers(&self, limit: usize) -> StoreResult<OpenBreakers> {
+        ops::open_breakers(self, limit).await
     }
 
     async fn idempotency_begin(
