@@ -9,6 +9,7 @@
 
 mod api;
 mod binary;
+mod cli;
 mod delivery;
 mod fleet;
 mod helpers;
