@@ -5,6 +5,7 @@
 
 pub mod api;
 mod app;
+pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -27,11 +27,23 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Client subcommands: talk to a running server over its API.
+    #[command(flatten)]
+    Client(Box<hookline::cli::Command>),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `None` is `migrate`. Client subcommands talk to a server: its configuration is not
+    // theirs to load.
+    let role = match cli.command {
+        Command::Serve => Some(Role::Serve),
+        Command::Api => Some(Role::Api),
+        Command::Worker => Some(Role::Worker),
+        Command::Migrate => None,
+        Command::Client(command) => return hookline::cli::run(*command).await,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -40,13 +52,10 @@ async fn main() -> ExitCode {
         }
     };
     hookline::telemetry::init(config.log_format);
-    let role = match cli.command {
-        Command::Serve => Role::Serve,
-        Command::Api => Role::Api,
-        Command::Worker => Role::Worker,
-        Command::Migrate => return report(migrate(config).await),
-    };
-    report(run(config, role).await)
+    match role {
+        Some(role) => report(run(config, role).await),
+        None => report(migrate(config).await),
+    }
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

@@ -166,7 +166,7 @@ async fn recover(
         .await
         .map_err(gone("endpoint", &ep_key))?;
     tracing::info!(endpoint_id = %endpoint.id, queued, "recovery queued");
-    Ok((StatusCode::ACCEPTED, Json(RecoverOut::queued())))
+    Ok((StatusCode::ACCEPTED, Json(RecoverOut::queued(queued))))
 }
 
 /// The message `send-example` sends to `endpoint`.

@@ -13,6 +13,7 @@ mod api;
 mod auth;
 mod binary;
 mod browser;
+mod cli;
 mod delivery;
 mod fleet;
 mod helpers;

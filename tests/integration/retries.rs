@@ -259,6 +259,10 @@ async fn recover_requeues_only_the_failed_deliveries_of_an_endpoint(store: Store
         body["id"].as_str().is_some_and(|id| !id.is_empty()),
         "RecoverOut has an id: {body}"
     );
+    assert_eq!(
+        body["queued"], 2,
+        "both failed deliveries were re-queued: {body}"
+    );
     for msg in &failed {
         app.wait_for_delivery_status(&app_id, msg, &ep, SUCCESS)
             .await;

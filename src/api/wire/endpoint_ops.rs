@@ -65,6 +65,8 @@ pub struct RecoverOut {
     pub task: &'static str,
     /// When the task was queued.
     pub updated_at: DateTime<Utc>,
+    /// Hookline: how many failed deliveries were re-queued.
+    pub queued: u64,
 }
 
 impl EndpointSecretRotateIn {
@@ -106,13 +108,14 @@ pub fn check_window(
 }
 
 impl RecoverOut {
-    /// A freshly queued recovery.
-    pub fn queued() -> Self {
+    /// A freshly queued recovery that re-queued `queued` deliveries.
+    pub fn queued(queued: u64) -> Self {
         Self {
             id: TaskId::generate(),
             status: "running",
             task: "endpoint.recover",
             updated_at: super::now(),
+            queued,
         }
     }
 }
