@@ -50,6 +50,7 @@ pub struct ApiState {
 /// # Errors
 /// If the document cannot be serialized (a bug in an annotation).
 pub fn router(state: ApiState) -> serde_json::Result<Router> {
+    // Each resource's `routes()` is an `OpenApiRouter` of annotated handlers (see `openapi`).
     let mut authenticated = OpenApiRouter::new()
         .merge(applications::routes())
         .merge(endpoints::routes())

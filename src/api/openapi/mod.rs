@@ -268,3 +268,58 @@ async fn document(Extension(doc): Extension<Document>) -> impl IntoResponse {
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(document))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::path::OperationBuilder;
+    use utoipa::openapi::request_body::RequestBody;
+    use utoipa::openapi::{Response, ResponsesBuilder};
+
+    #[test]
+    fn template_parameters_are_read_in_order() {
+        let names: Vec<_> = template_names("/api/v1/app/{app_id}/msg/{msg_id}/content").collect();
+        assert_eq!(names, ["app_id", "msg_id"]);
+        assert_eq!(template_names("/api/v1/health").count(), 0);
+    }
+
+    #[test]
+    fn completion_adds_path_parameters_and_the_errors_of_lookups_and_bodies() {
+        let op = OperationBuilder::new()
+            .request_body(Some(RequestBody::new()))
+            .responses(
+                ResponsesBuilder::new()
+                    .response("201", Response::new("created"))
+                    .response("409", Response::new("taken")),
+            )
+            .build();
+        let mut doc = base();
+        let path = "/api/v1/app/{app_id}/endpoint";
+        doc.paths
+            .paths
+            .insert(path.into(), PathItem::new(HttpMethod::Post, op));
+        secure(&mut doc);
+        complete(&mut doc);
+
+        let op = doc.paths.paths[path].post.as_ref().unwrap();
+        let params: Vec<_> = op
+            .parameters
+            .iter()
+            .flatten()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(params, ["app_id", "idempotency-key"]);
+        let statuses: Vec<_> = op.responses.responses.keys().map(String::as_str).collect();
+        assert_eq!(statuses, ["201", "400", "401", "404", "409", "413", "422"]);
+        let RefOr::T(taken) = &op.responses.responses["409"] else {
+            panic!("an inline 409");
+        };
+        assert_eq!(
+            taken.description, "taken",
+            "the operation's own text is kept"
+        );
+        assert!(taken.content.contains_key("application/json"));
+        assert!(op.security.is_some());
+    }
+}
