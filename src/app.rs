@@ -179,7 +179,8 @@ impl Application {
         }
         if let Some(listener) = self.listener {
             // Svix's examples write collection paths with a trailing slash; accept both.
-            let service = NormalizePathLayer::trim_trailing_slash().layer(api::router(state));
+            let router = api::router(state).context("serializing the OpenAPI document")?;
+            let service = NormalizePathLayer::trim_trailing_slash().layer(router);
             let token = shutdown.clone();
             tasks.spawn(async move {
                 axum::serve(listener, ServiceExt::<Request>::into_make_service(service))

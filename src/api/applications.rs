@@ -9,10 +9,12 @@ use super::resolve::{self, Upsert, gone};
 use super::wire::{ApplicationIn, ApplicationOut, ApplicationPatch};
 use crate::domain::{AppId, Uid};
 use crate::store::{Application, ApplicationFields, Order, PageRequest, Store};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Applications list oldest first by default, as in Svix.
 const LISTING: Listing = Listing {
@@ -22,13 +24,10 @@ const LISTING: Listing = Listing {
 };
 
 /// The application routes.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app", get(list).post(create))
-        .route(
-            "/api/v1/app/{app_id}",
-            get(read).put(update).patch(patch).delete(delete),
-        )
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, patch, delete))
 }
 
 /// `limit`, `iterator`, `order`.
@@ -37,6 +36,12 @@ struct ListQuery(PageRequest);
 impl FromQuery for ListQuery {
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         LISTING.request(params).map(Self)
+    }
+}
+
+impl IntoParams for ListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        LISTING.params()
     }
 }
 
@@ -53,6 +58,25 @@ impl FromQuery for CreateQuery {
     }
 }
 
+impl IntoParams for CreateQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![super::openapi::flag(
+            "get_if_exists",
+            false,
+            "When an application already has the body's uid, return it (200) instead of a 409.",
+        )]
+    }
+}
+
+/// Lists applications, oldest first unless `order` says otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app",
+    operation_id = "v1.application.list",
+    tag = "Application",
+    params(ListQuery),
+    responses((status = 200, description = "A page of applications.", body = ListResponse<ApplicationOut>)),
+)]
 async fn list(
     State(st): State<ApiState>,
     Query(ListQuery(page)): Query<ListQuery>,
@@ -72,6 +96,20 @@ async fn holder_of(store: &dyn Store, uid: Option<&Uid>) -> ApiResult<Option<App
     Ok(found.filter(|a| a.uid.as_ref() == Some(uid)))
 }
 
+/// Creates an application.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app",
+    operation_id = "v1.application.create",
+    tag = "Application",
+    params(CreateQuery),
+    request_body = ApplicationIn,
+    responses(
+        (status = 201, description = "The application was created.", body = ApplicationOut),
+        (status = 200, description = "With `get_if_exists`: the application that already has this uid.", body = ApplicationOut),
+        (status = 409, description = "An application already has this uid."),
+    ),
+)]
 async fn create(
     State(st): State<ApiState>,
     Query(q): Query<CreateQuery>,
@@ -91,6 +129,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
+/// Gets an application.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}",
+    operation_id = "v1.application.get",
+    tag = "Application",
+    responses((status = 200, description = "The application.", body = ApplicationOut)),
+)]
 async fn read(
     State(st): State<ApiState>,
     Path(key): Path<String>,
@@ -99,6 +145,19 @@ async fn read(
     Ok(Json(app.into()))
 }
 
+/// Replaces an application, or creates it with the path's uid if none has it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/app/{app_id}",
+    operation_id = "v1.application.update",
+    tag = "Application",
+    request_body = ApplicationIn,
+    responses(
+        (status = 200, description = "The application was updated.", body = ApplicationOut),
+        (status = 201, description = "The application was created.", body = ApplicationOut),
+        (status = 409, description = "Another application has the body's uid."),
+    ),
+)]
 async fn update(
     State(st): State<ApiState>,
     Path(key): Path<String>,
@@ -137,6 +196,18 @@ async fn update(
     }
 }
 
+/// Changes the fields the body names; `null` clears a nullable one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}",
+    operation_id = "v1.application.patch",
+    tag = "Application",
+    request_body = ApplicationPatch,
+    responses(
+        (status = 200, description = "The application was updated.", body = ApplicationOut),
+        (status = 409, description = "Another application has the body's uid."),
+    ),
+)]
 async fn patch(
     State(st): State<ApiState>,
     Path(key): Path<String>,
@@ -152,6 +223,14 @@ async fn patch(
     Ok(Json(app.into()))
 }
 
+/// Deletes an application and everything it holds.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}",
+    operation_id = "v1.application.delete",
+    tag = "Application",
+    responses((status = 204, description = "The application was deleted.")),
+)]
 async fn delete(State(st): State<ApiState>, Path(key): Path<String>) -> ApiResult<StatusCode> {
     let app = resolve::app(st.store.as_ref(), &key).await?;
     st.store

@@ -10,11 +10,14 @@ use super::pagination::{KeyKind, ListResponse, Listing};
 use super::params::{FromQuery, QueryParams};
 use super::resolve::{self, gone};
 use super::wire::{EndpointMessageOut, MessageAttemptOut, MessageEndpointOut};
+use crate::domain::Uid;
 use crate::store::{AttemptFilter, DeliveryStatus, MessageFilter, Order, PageRequest};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Attempts list newest first; the reference gives no `order` parameter.
 const ATTEMPTS: Listing = Listing {
@@ -31,31 +34,15 @@ const DESTINATIONS: Listing = Listing {
 };
 
 /// The attempt routes.
-pub fn routes() -> Router<ApiState> {
-    let app = "/api/v1/app/{app_id}";
-    Router::new()
-        .route(
-            &format!("{app}/attempt/endpoint/{{endpoint_id}}"),
-            get(list_by_endpoint),
-        )
-        .route(&format!("{app}/attempt/msg/{{msg_id}}"), get(list_by_msg))
-        .route(
-            &format!("{app}/msg/{{msg_id}}/attempt/{{attempt_id}}"),
-            get(read),
-        )
-        .route(
-            &format!("{app}/msg/{{msg_id}}/attempt/{{attempt_id}}/content"),
-            delete(expunge),
-        )
-        .route(&format!("{app}/msg/{{msg_id}}/endpoint"), get(destinations))
-        .route(
-            &format!("{app}/endpoint/{{endpoint_id}}/msg"),
-            get(attempted_messages),
-        )
-        .route(
-            &format!("{app}/msg/{{msg_id}}/endpoint/{{endpoint_id}}/resend"),
-            post(resend),
-        )
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_by_endpoint))
+        .routes(routes!(list_by_msg))
+        .routes(routes!(read))
+        .routes(routes!(expunge))
+        .routes(routes!(destinations))
+        .routes(routes!(attempted_messages))
+        .routes(routes!(resend))
 }
 
 /// A `status` query value: 0 success, 1 pending, 2 fail, 3 sending.
@@ -107,6 +94,20 @@ impl FromQuery for AttemptQuery {
     }
 }
 
+impl IntoParams for AttemptQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        use super::openapi;
+        let mut params = ATTEMPTS.params();
+        params.push(openapi::status("Only attempts with this status."));
+        params.push(openapi::status_code_class());
+        params.extend(super::messages::message_filter_params());
+        params.push(super::messages::with_content_param(
+            "Include response bodies; an empty string stands in for them otherwise.",
+        ));
+        params
+    }
+}
+
 /// Pagination, filters (with `status`) and `with_content` of an endpoint's messages.
 struct AttemptedMessagesQuery {
     page: PageRequest,
@@ -124,12 +125,32 @@ impl FromQuery for AttemptedMessagesQuery {
     }
 }
 
+impl IntoParams for AttemptedMessagesQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = super::messages::LISTING.params();
+        params.push(super::openapi::status(
+            "Only messages whose delivery to the endpoint has this status.",
+        ));
+        params.extend(super::messages::message_filter_params());
+        params.push(super::messages::with_content_param(
+            "Include payloads; `{}` stands in for them otherwise.",
+        ));
+        params
+    }
+}
+
 /// Just pagination.
 struct DestinationsQuery(PageRequest);
 
 impl FromQuery for DestinationsQuery {
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         DESTINATIONS.request(params).map(Self)
+    }
+}
+
+impl IntoParams for DestinationsQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        DESTINATIONS.params()
     }
 }
 
@@ -144,6 +165,15 @@ fn attempt_page(
     )
 }
 
+/// Lists the attempts made to an endpoint, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
+    operation_id = "v1.message-attempt.list-by-endpoint",
+    tag = "Message Attempt",
+    params(AttemptQuery),
+    responses((status = 200, description = "A page of attempts.", body = ListResponse<MessageAttemptOut>)),
+)]
 async fn list_by_endpoint(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): Path<(String, String)>,
@@ -156,6 +186,18 @@ async fn list_by_endpoint(
     Ok(Json(attempt_page(page, q.with_content)))
 }
 
+/// Lists the attempts made to deliver a message, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
+    operation_id = "v1.message-attempt.list-by-msg",
+    tag = "Message Attempt",
+    params(
+        AttemptQuery,
+        ("endpoint_id" = Option<Uid>, Query, description = "Only attempts to this endpoint (id or uid)."),
+    ),
+    responses((status = 200, description = "A page of attempts.", body = ListResponse<MessageAttemptOut>)),
+)]
 async fn list_by_msg(
     State(st): State<ApiState>,
     Path((app_key, msg_key)): Path<(String, String)>,
@@ -172,6 +214,14 @@ async fn list_by_msg(
     Ok(Json(attempt_page(page, q.with_content)))
 }
 
+/// Gets one attempt, with the response body.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
+    operation_id = "v1.message-attempt.get",
+    tag = "Message Attempt",
+    responses((status = 200, description = "The attempt.", body = MessageAttemptOut)),
+)]
 async fn read(
     State(st): State<ApiState>,
     Path((app_key, msg_key, attempt_key)): Path<(String, String, String)>,
@@ -182,6 +232,14 @@ async fn read(
     Ok(Json(MessageAttemptOut::new(attempt, true)))
 }
 
+/// Deletes the response body an attempt recorded.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+    operation_id = "v1.message-attempt.expunge-content",
+    tag = "Message Attempt",
+    responses((status = 204, description = "The response body was deleted.")),
+)]
 async fn expunge(
     State(st): State<ApiState>,
     Path((app_key, msg_key, attempt_key)): Path<(String, String, String)>,
@@ -196,6 +254,15 @@ async fn expunge(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lists the endpoints a message was routed to, with the state of each delivery.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint",
+    operation_id = "v1.message-attempt.list-attempted-destinations",
+    tag = "Message Attempt",
+    params(DestinationsQuery),
+    responses((status = 200, description = "A page of destinations.", body = ListResponse<MessageEndpointOut>)),
+)]
 async fn destinations(
     State(st): State<ApiState>,
     Path((app_key, msg_key)): Path<(String, String)>,
@@ -214,6 +281,15 @@ async fn destinations(
     )))
 }
 
+/// Lists the messages routed to an endpoint, newest first, with the state of each delivery.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+    operation_id = "v1.message-attempt.list-attempted-messages",
+    tag = "Message Attempt",
+    params(AttemptedMessagesQuery),
+    responses((status = 200, description = "A page of messages.", body = ListResponse<EndpointMessageOut>)),
+)]
 async fn attempted_messages(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): Path<(String, String)>,
@@ -243,6 +319,17 @@ fn resendable(message: &crate::store::Message) -> Result<(), ApiError> {
     }
 }
 
+/// Sends a message to an endpoint again, as a manual attempt.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+    operation_id = "v1.message-attempt.resend",
+    tag = "Message Attempt",
+    responses(
+        (status = 202, description = "The attempt is queued.", body = Object),
+        (status = 409, description = "The message's payload was expunged, so there is nothing to send."),
+    ),
+)]
 async fn resend(
     State(st): State<ApiState>,
     Path((app_key, msg_key, ep_key)): Path<(String, String, String)>,

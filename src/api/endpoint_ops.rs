@@ -13,29 +13,27 @@ use super::wire::{
 };
 use crate::domain::{EndpointId, MessageId};
 use crate::store::{Application, Endpoint, Message, NewMessage};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// How long a `send-example` payload is kept.
 const EXAMPLE_RETENTION_DAYS: i64 = 90;
 
 /// The per-endpoint operation routes.
-pub fn routes() -> Router<ApiState> {
-    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
-    Router::new()
-        .route(
-            &format!("{ep}/headers"),
-            get(get_headers).put(put_headers).patch(patch_headers),
-        )
-        .route(&format!("{ep}/secret"), get(get_secret))
-        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
-        .route(&format!("{ep}/stats"), get(stats))
-        .route(&format!("{ep}/health"), get(health))
-        .route(&format!("{ep}/recover"), post(recover))
-        .route(&format!("{ep}/send-example"), post(send_example))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_headers, put_headers, patch_headers))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(stats))
+        .routes(routes!(health))
+        .routes(routes!(recover))
+        .routes(routes!(send_example))
 }
 
 /// The application and endpoint a path names.
@@ -47,6 +45,14 @@ async fn target(st: &ApiState, app_key: &str, ep_key: &str) -> ApiResult<(Applic
 
 type EndpointPath = Path<(String, String)>;
 
+/// The endpoint's custom headers; credentials are named in `sensitive`, not shown.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
+    operation_id = "v1.endpoint.get-headers",
+    tag = "Endpoint",
+    responses((status = 200, description = "The custom headers.", body = EndpointHeadersOut)),
+)]
 async fn get_headers(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -55,6 +61,15 @@ async fn get_headers(
     Ok(Json(EndpointHeadersOut::from(&endpoint.headers)))
 }
 
+/// Replaces the endpoint's custom headers.
+#[utoipa::path(
+    put,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
+    operation_id = "v1.endpoint.update-headers",
+    tag = "Endpoint",
+    request_body = EndpointHeadersIn,
+    responses((status = 204, description = "The headers were replaced.")),
+)]
 async fn put_headers(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -69,6 +84,15 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sets, replaces and removes some of the endpoint's custom headers.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
+    operation_id = "v1.endpoint.patch-headers",
+    tag = "Endpoint",
+    request_body = EndpointHeadersPatchIn,
+    responses((status = 204, description = "The headers were changed.")),
+)]
 async fn patch_headers(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -83,6 +107,14 @@ async fn patch_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The endpoint's current signing secret.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret",
+    operation_id = "v1.endpoint.get-secret",
+    tag = "Endpoint",
+    responses((status = 200, description = "The signing secret.", body = EndpointSecretOut)),
+)]
 async fn get_secret(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -93,8 +125,19 @@ async fn get_secret(
     }))
 }
 
-/// Rotation answers 200 with the new key rather than the reference's bare 204: the current
-/// Svix SDKs parse an `EndpointSecretOut` from it, and older ones ignore the body.
+/// Replaces the signing secret; the old one keeps signing, beside the new one, for the
+/// grace period. The body may be empty.
+///
+/// Answers 200 with the new key rather than Svix's bare 204: the current Svix SDKs parse
+/// the key from it, and older ones ignore the body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+    operation_id = "v1.endpoint.rotate-secret",
+    tag = "Endpoint",
+    request_body(content = EndpointSecretRotateIn, description = "May be empty: a key is generated and the grace period is 24 hours."),
+    responses((status = 200, description = "The new secret.", body = EndpointSecretOut)),
+)]
 async fn rotate_secret(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -115,6 +158,19 @@ struct StatsQuery {
     until: Option<DateTime<Utc>>,
 }
 
+impl IntoParams for StatsQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        use super::openapi::timestamp;
+        vec![
+            timestamp(
+                "since",
+                "Count deliveries of messages created at or after this time.",
+            ),
+            timestamp("until", "…and before this time; not earlier than `since`."),
+        ]
+    }
+}
+
 impl FromQuery for StatsQuery {
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         let since = params.datetime("since")?;
@@ -124,6 +180,15 @@ impl FromQuery for StatsQuery {
     }
 }
 
+/// Counts the endpoint's deliveries by status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats",
+    operation_id = "v1.endpoint.get-stats",
+    tag = "Endpoint",
+    params(StatsQuery),
+    responses((status = 200, description = "Deliveries by status.", body = EndpointStatsOut)),
+)]
 async fn stats(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -138,7 +203,15 @@ async fn stats(
     Ok(Json(stats.into()))
 }
 
-/// Not in Svix: the endpoint's breaker, bulkhead, rate limit, backlog and recent attempts.
+/// Hookline's view of the endpoint's isolation: circuit breaker, in-flight deliveries and
+/// the limits in force, backlog, and how its recent attempts went. Not in Svix.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/health",
+    operation_id = "v1.endpoint.get-health",
+    tag = "Endpoint",
+    responses((status = 200, description = "The endpoint's health.", body = EndpointHealthOut)),
+)]
 async fn health(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -153,6 +226,15 @@ async fn health(
     Ok(Json(EndpointHealthOut::new(health, default_concurrency)))
 }
 
+/// Re-sends every failed delivery to the endpoint of messages created in the window.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover",
+    operation_id = "v1.endpoint.recover",
+    tag = "Endpoint",
+    request_body = RecoverIn,
+    responses((status = 202, description = "The re-sends are queued.", body = RecoverOut)),
+)]
 async fn recover(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,
@@ -185,6 +267,16 @@ fn example_message(app: &Application, event: EventExampleIn, payload: String) ->
     }
 }
 
+/// Sends the endpoint an example message of an event type: the first example of its
+/// schemas, or a placeholder.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example",
+    operation_id = "v1.endpoint.send-example",
+    tag = "Endpoint",
+    request_body = EventExampleIn,
+    responses((status = 200, description = "The example message, queued for this endpoint only.", body = MessageOut)),
+)]
 async fn send_example(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): EndpointPath,

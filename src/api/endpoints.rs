@@ -10,11 +10,13 @@ use super::resolve::{self, Upsert, gone};
 use super::wire::{EndpointIn, EndpointOut, EndpointPatch, EndpointUpdate};
 use crate::domain::{EndpointId, EndpointSecret};
 use crate::store::{EndpointFields, Order, PageRequest};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use std::collections::BTreeMap;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Endpoints list newest first by default, as in Svix.
 const LISTING: Listing = Listing {
@@ -24,13 +26,10 @@ const LISTING: Listing = Listing {
 };
 
 /// The endpoint CRUD routes.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app/{app_id}/endpoint", get(list).post(create))
-        .route(
-            "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
-            get(read).put(update).patch(patch).delete(delete),
-        )
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, patch, delete))
 }
 
 /// `limit`, `iterator`, `order`.
@@ -42,6 +41,21 @@ impl FromQuery for ListQuery {
     }
 }
 
+impl IntoParams for ListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        LISTING.params()
+    }
+}
+
+/// Lists an application's endpoints, newest first unless `order` says otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint",
+    operation_id = "v1.endpoint.list",
+    tag = "Endpoint",
+    params(ListQuery),
+    responses((status = 200, description = "A page of endpoints.", body = ListResponse<EndpointOut>)),
+)]
 async fn list(
     State(st): State<ApiState>,
     Path(app_key): Path<String>,
@@ -56,6 +70,18 @@ async fn list(
     )))
 }
 
+/// Creates an endpoint; its signing secret is generated unless the body gives one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/endpoint",
+    operation_id = "v1.endpoint.create",
+    tag = "Endpoint",
+    request_body = EndpointIn,
+    responses(
+        (status = 201, description = "The endpoint was created.", body = EndpointOut),
+        (status = 409, description = "Another endpoint of the application has this uid."),
+    ),
+)]
 async fn create(
     State(st): State<ApiState>,
     Path(app_key): Path<String>,
@@ -70,6 +96,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
+/// Gets an endpoint.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    operation_id = "v1.endpoint.get",
+    tag = "Endpoint",
+    responses((status = 200, description = "The endpoint.", body = EndpointOut)),
+)]
 async fn read(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): Path<(String, String)>,
@@ -79,6 +113,19 @@ async fn read(
     Ok(Json(endpoint.into()))
 }
 
+/// Replaces an endpoint, or creates it with the path's uid if none has it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    operation_id = "v1.endpoint.update",
+    tag = "Endpoint",
+    request_body = EndpointUpdate,
+    responses(
+        (status = 200, description = "The endpoint was updated.", body = EndpointOut),
+        (status = 201, description = "The endpoint was created.", body = EndpointOut),
+        (status = 409, description = "Another endpoint of the application has the body's uid."),
+    ),
+)]
 async fn update(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): Path<(String, String)>,
@@ -124,6 +171,19 @@ async fn update(
     }
 }
 
+/// Changes the fields the body names; `null` clears a nullable one. `"disabled": false`
+/// re-enables an endpoint the delivery engine disabled.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    operation_id = "v1.endpoint.patch",
+    tag = "Endpoint",
+    request_body = EndpointPatch,
+    responses(
+        (status = 200, description = "The endpoint was updated.", body = EndpointOut),
+        (status = 409, description = "Another endpoint of the application has the body's uid."),
+    ),
+)]
 async fn patch(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): Path<(String, String)>,
@@ -140,6 +200,14 @@ async fn patch(
     Ok(Json(endpoint.into()))
 }
 
+/// Deletes an endpoint.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+    operation_id = "v1.endpoint.delete",
+    tag = "Endpoint",
+    responses((status = 204, description = "The endpoint was deleted.")),
+)]
 async fn delete(
     State(st): State<ApiState>,
     Path((app_key, ep_key)): Path<(String, String)>,

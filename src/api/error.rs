@@ -112,9 +112,15 @@ impl From<StoreError> for ApiError {
 }
 
 /// The wire shape of every error (Svix's `HttpErrorOut`).
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HttpErrorOut)]
+pub(crate) struct ErrorBody<'a> {
+    /// What went wrong, for programs: `bad_request`, `authentication_failed`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `validation` or `internal`.
+    #[schema(examples("validation"))]
     code: &'a str,
+    /// What went wrong, for people; validation errors start with the field's name.
+    #[schema(examples("limit: must be an integer from 1 to 250"))]
     detail: String,
 }
 

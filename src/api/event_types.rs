@@ -8,10 +8,12 @@ use super::params::{FromQuery, QueryParams};
 use super::resolve::{self, gone};
 use super::wire::{EventTypeIn, EventTypeOut, EventTypePatch, EventTypeUpdate};
 use crate::store::{EventType, EventTypeFields, Order, PageRequest};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Event types list alphabetically by default, as in Svix.
 const LISTING: Listing = Listing {
@@ -21,13 +23,10 @@ const LISTING: Listing = Listing {
 };
 
 /// The event-type routes.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/event-type", get(list).post(create))
-        .route(
-            "/api/v1/event-type/{event_type_name}",
-            get(read).put(update).patch(patch).delete(archive),
-        )
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, patch, archive))
 }
 
 /// Pagination plus `include_archived` and `with_content` (both default false).
@@ -47,9 +46,38 @@ impl FromQuery for ListQuery {
     }
 }
 
+impl IntoParams for ListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        use super::openapi::flag;
+        let mut params = LISTING.params();
+        params.push(flag(
+            "include_archived",
+            false,
+            "Include archived event types.",
+        ));
+        params.push(flag(
+            "with_content",
+            false,
+            "Include each event type's schemas.",
+        ));
+        params
+    }
+}
+
 /// `expunge` of `DELETE`: accepted, but Hookline always archives (messages keep naming the
 /// type, so it is never removed outright).
 struct DeleteQuery;
+
+impl IntoParams for DeleteQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![super::openapi::flag(
+            "expunge",
+            false,
+            "Accepted for compatibility; event types are always archived, since messages keep \
+             naming them.",
+        )]
+    }
+}
 
 impl FromQuery for DeleteQuery {
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
@@ -58,6 +86,15 @@ impl FromQuery for DeleteQuery {
     }
 }
 
+/// Lists event types by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/event-type",
+    operation_id = "v1.event-type.list",
+    tag = "Event Type",
+    params(ListQuery),
+    responses((status = 200, description = "A page of event types.", body = ListResponse<EventTypeOut>)),
+)]
 async fn list(
     State(st): State<ApiState>,
     Query(q): Query<ListQuery>,
@@ -86,6 +123,18 @@ fn may_recreate(existing: &EventType) -> Result<(), ApiError> {
     }
 }
 
+/// Creates an event type; creating one that is archived unarchives it with the new fields.
+#[utoipa::path(
+    post,
+    path = "/api/v1/event-type",
+    operation_id = "v1.event-type.create",
+    tag = "Event Type",
+    request_body = EventTypeIn,
+    responses(
+        (status = 201, description = "The event type was created.", body = EventTypeOut),
+        (status = 409, description = "An event type of this name exists and is not archived."),
+    ),
+)]
 async fn create(
     State(st): State<ApiState>,
     Json(body): Json<EventTypeIn>,
@@ -105,6 +154,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(EventTypeOut::new(created, true))))
 }
 
+/// Gets an event type, archived or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/event-type/{event_type_name}",
+    operation_id = "v1.event-type.get",
+    tag = "Event Type",
+    responses((status = 200, description = "The event type.", body = EventTypeOut)),
+)]
 async fn read(
     State(st): State<ApiState>,
     Path(raw): Path<String>,
@@ -114,6 +171,18 @@ async fn read(
     Ok(Json(EventTypeOut::new(event_type, true)))
 }
 
+/// Replaces an event type, or creates it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/event-type/{event_type_name}",
+    operation_id = "v1.event-type.update",
+    tag = "Event Type",
+    request_body = EventTypeUpdate,
+    responses(
+        (status = 200, description = "The event type was updated.", body = EventTypeOut),
+        (status = 201, description = "The event type was created.", body = EventTypeOut),
+    ),
+)]
 async fn update(
     State(st): State<ApiState>,
     Path(raw): Path<String>,
@@ -137,6 +206,15 @@ async fn update(
     Ok((status, Json(EventTypeOut::new(event_type, true))))
 }
 
+/// Changes the fields the body names; `null` clears a nullable one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/event-type/{event_type_name}",
+    operation_id = "v1.event-type.patch",
+    tag = "Event Type",
+    request_body = EventTypePatch,
+    responses((status = 200, description = "The event type was updated.", body = EventTypeOut)),
+)]
 async fn patch(
     State(st): State<ApiState>,
     Path(raw): Path<String>,
@@ -153,6 +231,15 @@ async fn patch(
     Ok(Json(EventTypeOut::new(event_type, true)))
 }
 
+/// Archives an event type: it stays readable, and creating it again unarchives it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/event-type/{event_type_name}",
+    operation_id = "v1.event-type.delete",
+    tag = "Event Type",
+    params(DeleteQuery),
+    responses((status = 204, description = "The event type was archived.")),
+)]
 async fn archive(
     State(st): State<ApiState>,
     Path(raw): Path<String>,

@@ -22,7 +22,7 @@ pub const HEADER: &str = "idempotency-key";
 /// Response header marking a replayed response.
 const REPLAYED: &str = "idempotent-replayed";
 /// Longest accepted key.
-const MAX_KEY_LEN: usize = 256;
+pub const MAX_KEY_LEN: usize = 256;
 /// Largest response body that is stored for replay; POST responses are far smaller.
 const MAX_STORED_RESPONSE: usize = 16 * 1024 * 1024;
 

@@ -9,10 +9,12 @@ use super::resolve::{self, gone};
 use super::wire::{MessageIn, MessageOut};
 use crate::domain::{Channel, EventTypeName};
 use crate::store::{MessageFilter, Order, PageRequest};
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Messages list newest first; the reference gives no `order` parameter.
 pub(crate) const LISTING: Listing = Listing {
@@ -22,11 +24,11 @@ pub(crate) const LISTING: Listing = Listing {
 };
 
 /// The message routes.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app/{app_id}/msg", get(list).post(create))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}", get(read))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read))
+        .routes(routes!(expunge))
 }
 
 /// `with_content`, which defaults to true for messages.
@@ -36,6 +38,30 @@ impl FromQuery for WithContent {
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         params.bool("with_content", true).map(Self)
     }
+}
+
+impl IntoParams for WithContent {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![with_content_param(
+            "Include the payload; `{}` stands in for it otherwise.",
+        )]
+    }
+}
+
+/// `with_content`, default true, described for the items of one listing.
+pub(crate) fn with_content_param(description: &str) -> Parameter {
+    super::openapi::flag("with_content", true, description)
+}
+
+/// The documentation of what [`message_filter`] reads, but `status`.
+pub(crate) fn message_filter_params() -> Vec<Parameter> {
+    use super::openapi::{channel, event_types, timestamp};
+    vec![
+        channel(),
+        event_types(),
+        timestamp("before", "Only items created before this time."),
+        timestamp("after", "Only items created after this time."),
+    ]
 }
 
 /// Reads `channel`, `event_types`, `before` and `after` (and `status` where `with_status`).
@@ -79,6 +105,32 @@ impl FromQuery for ListQuery {
     }
 }
 
+impl IntoParams for ListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = LISTING.params();
+        params.extend(message_filter_params());
+        params.push(with_content_param(
+            "Include payloads; `{}` stands in for them otherwise.",
+        ));
+        params
+    }
+}
+
+/// Posts a message: it is stored with one delivery per subscribed endpoint before the
+/// answer. If the path names no application and the body carries `application`, one is
+/// created with the path's key as its uid.
+#[utoipa::path(
+    post,
+    path = "/api/v1/app/{app_id}/msg",
+    operation_id = "v1.message.create",
+    tag = "Message",
+    params(WithContent),
+    request_body = MessageIn,
+    responses(
+        (status = 202, description = "The message was accepted and will be delivered.", body = MessageOut),
+        (status = 409, description = "The application already has a message with this `eventId`."),
+    ),
+)]
 async fn create(
     State(st): State<ApiState>,
     Path(app_key): Path<String>,
@@ -97,6 +149,15 @@ async fn create(
     ))
 }
 
+/// Lists an application's messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg",
+    operation_id = "v1.message.list",
+    tag = "Message",
+    params(ListQuery),
+    responses((status = 200, description = "A page of messages.", body = ListResponse<MessageOut>)),
+)]
 async fn list(
     State(st): State<ApiState>,
     Path(app_key): Path<String>,
@@ -111,6 +172,15 @@ async fn list(
     )))
 }
 
+/// Gets a message by id or `eventId`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}",
+    operation_id = "v1.message.get",
+    tag = "Message",
+    params(WithContent),
+    responses((status = 200, description = "The message.", body = MessageOut)),
+)]
 async fn read(
     State(st): State<ApiState>,
     Path((app_key, msg_key)): Path<(String, String)>,
@@ -121,6 +191,14 @@ async fn read(
     Ok(Json(MessageOut::new(message, with_content)))
 }
 
+/// Deletes a message's payload for good; the message and its attempts stay.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/app/{app_id}/msg/{msg_id}/content",
+    operation_id = "v1.message.expunge-content",
+    tag = "Message",
+    responses((status = 204, description = "The payload was deleted.")),
+)]
 async fn expunge(
     State(st): State<ApiState>,
     Path((app_key, msg_key)): Path<(String, String)>,

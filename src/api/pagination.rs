@@ -140,17 +140,27 @@ impl Listing {
             order: order.unwrap_or(self.default_order),
         })
     }
+
+    /// The documentation of the parameters [`Listing::request`] reads.
+    pub fn params(self) -> Vec<utoipa::openapi::path::Parameter> {
+        use super::openapi;
+        let mut params = vec![openapi::limit(), openapi::iterator(self.key)];
+        if self.orderable {
+            params.push(openapi::order());
+        }
+        params
+    }
 }
 
 /// The reference's `ListResponse_*`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
     /// The page's items, in listing order.
     pub data: Vec<T>,
-    /// Pass as `iterator` to get the next page.
+    /// Pass as `iterator` to get the next page; `null` when the page is empty.
     pub iterator: Option<String>,
-    /// Pass as `iterator` to get the previous page.
+    /// Pass as `iterator` to get the previous page; `null` when the page is empty.
     pub prev_iterator: Option<String>,
     /// Whether nothing more exists in the direction paged.
     pub done: bool,

@@ -4,15 +4,25 @@
 use super::ApiState;
 use super::error::ApiResult;
 use super::wire::{BUCKET_WIDTH, LAST_MINUTE, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The status route.
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/api/v1/status", get(status))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(status))
 }
 
+/// The fleet at a glance: deliveries by state, attempts over the last five minutes and the
+/// endpoints whose breaker is not closed. Admin tokens only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    operation_id = "hookline.status.get",
+    tag = "Operations",
+    responses((status = 200, description = "The fleet's status.", body = StatusOut)),
+)]
 async fn status(State(st): State<ApiState>) -> ApiResult<Json<StatusOut>> {
     let now = chrono::Utc::now();
     let minute_ago = now - chrono::Duration::from_std(LAST_MINUTE).unwrap_or_default();

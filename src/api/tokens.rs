@@ -8,25 +8,32 @@ use super::extract::{Json, OptionalJson, Path};
 use super::resolve::{self, gone};
 use super::wire::{self, AppPortalAccessIn, AppPortalAccessOut};
 use crate::store::AppToken;
-use axum::Router;
 use axum::extract::{Extension, State};
 use axum::http::uri::Authority;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::routing::post;
 use std::net::SocketAddr;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The authentication routes.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route(
-            "/api/v1/auth/app-portal-access/{app_id}",
-            post(app_portal_access),
-        )
-        .route("/api/v1/auth/logout", post(logout))
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(app_portal_access))
+        .routes(routes!(logout))
 }
 
 /// Mints a token for the application `app_id` names, creating it from the body's
 /// `application` if there is none. The token is returned once and only its hash is kept.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/app-portal-access/{app_id}",
+    operation_id = "v1.authentication.app-portal-access",
+    tag = "Authentication",
+    request_body(content = AppPortalAccessIn, description = "May be empty."),
+    responses(
+        (status = 200, description = "A token scoped to the application, and a dashboard link carrying it.", body = AppPortalAccessOut),
+    ),
+)]
 async fn app_portal_access(
     State(st): State<ApiState>,
     Path(key): Path<String>,
@@ -61,6 +68,15 @@ async fn app_portal_access(
 }
 
 /// Revokes the application token the request was made with.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "v1.authentication.logout",
+    tag = "Authentication",
+    responses(
+        (status = 204, description = "The token is revoked."),
+    ),
+)]
 async fn logout(
     State(st): State<ApiState>,
     Extension(principal): Extension<Principal>,

@@ -4,7 +4,8 @@
 //! Postgres (`fleet`).
 //!
 //! Run with `cargo test --test integration`; `TEST_LOG=1` shows the in-process service's
-//! logs, `-- --nocapture` the fleet tests' counts. Postgres is expected at
+//! logs, `-- --nocapture` the fleet tests' counts. The schemathesis run (`fuzz`) is ignored
+//! unless asked for with `-- --include-ignored`, as `.ci/run` does. Postgres is expected at
 //! `postgres://postgres@127.0.0.1:5432` (see `pg_support`).
 
 mod access_rules;
@@ -16,15 +17,18 @@ mod browser;
 mod cli;
 mod delivery;
 mod fleet;
+mod fuzz;
 mod helpers;
 mod isolation;
 mod limits;
 mod log_secrets;
 mod observability;
+mod openapi;
 mod pg_support;
 mod process;
 mod properties;
 mod receiver;
+mod regressions;
 mod retries;
 mod sdk;
 mod secrets_at_rest;

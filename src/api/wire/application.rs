@@ -6,39 +6,46 @@ use crate::domain::{AppId, Uid};
 use crate::store::{Application, ApplicationFields, Metadata};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Body of `POST /app` and `PUT /app/{app_id}`, and `application` in a `MessageIn`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
-    /// Display name; must not be empty.
+    /// Display name; must not be blank.
+    #[schema(min_length = 1, pattern = r"\S", examples("Acme Inc."))]
     pub name: String,
     /// Messages per second across the application, at least 1.
+    #[schema(minimum = 1, maximum = 65535)]
     pub throttle_rate: Option<u16>,
-    /// Caller-chosen alias usable in paths.
+    /// Caller-chosen alias usable in paths; it must not have the form of an application id.
     pub uid: Option<Uid>,
     /// Free-form labels.
+    #[schema(inline)]
     pub metadata: Option<Metadata>,
 }
 
 /// Body of `PATCH /app/{app_id}`: absent fields stay as they are, `null` clears nullable ones.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationPatch {
-    /// New name.
+    /// New name; must not be blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: Option<String>,
     /// New rate, or `null` for none.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub throttle_rate: Option<Option<u16>>,
     /// New uid, or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
     pub uid: Option<Option<Uid>>,
     /// New labels, replacing the old ones.
+    #[schema(inline)]
     pub metadata: Option<Metadata>,
 }
 
 /// An application as returned by every application operation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationOut {
     /// Stable id.
@@ -50,6 +57,7 @@ pub struct ApplicationOut {
     /// Messages per second, if limited.
     pub throttle_rate: Option<u16>,
     /// Labels.
+    #[schema(inline)]
     pub metadata: Metadata,
     /// Creation time.
     pub created_at: DateTime<Utc>,

@@ -1,14 +1,17 @@
 //! Attempts and delivery states on the wire.
 
 use super::payload_out;
+use crate::api::openapi::status_text;
 use crate::domain::{AttemptId, Channel, EndpointId, EndpointUrl, EventTypeName, MessageId, Uid};
+use crate::store::TriggerType;
 use crate::store::{Attempt, DeliveryState, DeliveryStatus, Endpoint, Message};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 /// One recorded attempt (`MessageAttemptOut`), plus Hookline's `errorClass`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageAttemptOut {
     /// Attempt id.
@@ -26,19 +29,23 @@ pub struct MessageAttemptOut {
     /// Time to the last byte of the response.
     pub response_duration_ms: i64,
     /// 0 success, 2 fail.
+    #[schema(value_type = DeliveryStatus)]
     pub status: u8,
     /// `success`, `pending`, `fail` or `sending`.
+    #[schema(schema_with = status_text)]
     pub status_text: &'static str,
     /// 0 scheduled, 1 manual.
+    #[schema(value_type = TriggerType)]
     pub trigger_type: u8,
     /// When it was made.
     pub timestamp: DateTime<Utc>,
     /// Why it got no HTTP response (`timeout`, `connect`, `tls`, `dns`, `blocked address`…).
+    #[schema(value_type = Option<String>)]
     pub error_class: Option<&'static str>,
 }
 
 /// An endpoint a message was routed to, with its delivery state (`MessageEndpointOut`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEndpointOut {
     /// Endpoint id.
@@ -58,8 +65,10 @@ pub struct MessageEndpointOut {
     /// Messages per second.
     pub throttle_rate: Option<u16>,
     /// Delivery status of the message to this endpoint.
+    #[schema(value_type = DeliveryStatus)]
     pub status: u8,
     /// The status as text.
+    #[schema(schema_with = status_text)]
     pub status_text: &'static str,
     /// When the next attempt is due, if pending.
     pub next_attempt: Option<DateTime<Utc>>,
@@ -70,7 +79,7 @@ pub struct MessageEndpointOut {
 }
 
 /// A message routed to an endpoint, with its delivery state (`EndpointMessageOut`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointMessageOut {
     /// Message id.
@@ -82,12 +91,15 @@ pub struct EndpointMessageOut {
     /// Channels.
     pub channels: Option<Vec<Channel>>,
     /// Payload; `{}` when expunged or `with_content=false`.
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     /// When the message was accepted.
     pub timestamp: DateTime<Utc>,
     /// Delivery status to this endpoint.
+    #[schema(value_type = DeliveryStatus)]
     pub status: u8,
     /// The status as text.
+    #[schema(schema_with = status_text)]
     pub status_text: &'static str,
     /// When the next attempt is due, if pending.
     pub next_attempt: Option<DateTime<Utc>>,

@@ -2,12 +2,14 @@
 
 use super::{nullable, throttle_rate, unique_list};
 use crate::api::error::ApiError;
+use crate::api::openapi::{header_map_or_null, secret_in};
 use crate::domain::{Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, Uid};
 use crate::store::{Endpoint, EndpointFields, Metadata};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// Most channels an endpoint may subscribe to.
 const MAX_ENDPOINT_CHANNELS: usize = 10;
@@ -17,62 +19,77 @@ const MAX_EVENT_TYPES: usize = 1_000;
 const MAX_CONCURRENCY_LIMIT: u32 = 10_000;
 
 /// Body of `POST /app/{app_id}/endpoint`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointIn {
     /// Receiver URL.
+    #[schema(value_type = EndpointUrl)]
     pub url: String,
     /// Human description, empty when absent.
     pub description: Option<String>,
     /// Created disabled.
     pub disabled: Option<bool>,
     /// Event types to receive; absent for all.
+    #[schema(min_items = 1, max_items = 1000)]
     pub event_types: Option<Vec<EventTypeName>>,
     /// Channels to receive; absent for all.
+    #[schema(min_items = 1, max_items = 10)]
     pub channels: Option<Vec<Channel>>,
     /// Messages per second.
+    #[schema(minimum = 1, maximum = 65535)]
     pub throttle_rate: Option<u16>,
     /// Hookline: in-flight cap, 1 to 10000; absent for `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    #[schema(minimum = 1, maximum = 10000)]
     pub concurrency_limit: Option<u32>,
-    /// Alias usable in paths.
+    /// Alias usable in paths; it must not have the form of an endpoint id.
     pub uid: Option<Uid>,
     /// Labels.
+    #[schema(inline)]
     pub metadata: Option<Metadata>,
     /// Signing secret (`whsec_…` or bare base64); generated when absent.
+    #[schema(schema_with = secret_in)]
     pub secret: Option<String>,
     /// Custom headers (as the newer Svix SDKs send), validated like `PUT …/headers`.
+    #[schema(schema_with = header_map_or_null)]
     pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// Body of `PUT /app/{app_id}/endpoint/{endpoint_id}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointUpdate {
     /// Receiver URL.
+    #[schema(value_type = EndpointUrl)]
     pub url: String,
     /// Human description.
     pub description: Option<String>,
     /// Disabled flag.
     pub disabled: Option<bool>,
     /// Event-type filter.
+    #[schema(min_items = 1, max_items = 1000)]
     pub event_types: Option<Vec<EventTypeName>>,
     /// Channel filter.
+    #[schema(min_items = 1, max_items = 10)]
     pub channels: Option<Vec<Channel>>,
     /// Messages per second.
+    #[schema(minimum = 1, maximum = 65535)]
     pub throttle_rate: Option<u16>,
     /// Hookline: in-flight cap, 1 to 10000; absent for `HOOKLINE_ENDPOINT_CONCURRENCY`.
+    #[schema(minimum = 1, maximum = 10000)]
     pub concurrency_limit: Option<u32>,
     /// Alias.
     pub uid: Option<Uid>,
     /// Labels.
+    #[schema(inline)]
     pub metadata: Option<Metadata>,
 }
 
 /// Body of `PATCH /app/{app_id}/endpoint/{endpoint_id}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPatch {
     /// New URL.
+    #[schema(value_type = Option<EndpointUrl>)]
     pub url: Option<String>,
     /// New description.
     pub description: Option<String>,
@@ -80,25 +97,30 @@ pub struct EndpointPatch {
     pub disabled: Option<bool>,
     /// New event-type filter, `null` for all.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(min_items = 1, max_items = 1000)]
     pub event_types: Option<Option<Vec<EventTypeName>>>,
     /// New channel filter, `null` for all.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(min_items = 1, max_items = 10)]
     pub channels: Option<Option<Vec<Channel>>>,
     /// New rate, `null` for none.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub throttle_rate: Option<Option<u16>>,
     /// Hookline: new in-flight cap, `null` for `HOOKLINE_ENDPOINT_CONCURRENCY`.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(minimum = 1, maximum = 10000)]
     pub concurrency_limit: Option<Option<u32>>,
     /// New uid, `null` to remove.
     #[serde(default, deserialize_with = "nullable")]
     pub uid: Option<Option<Uid>>,
     /// New labels.
+    #[schema(inline)]
     pub metadata: Option<Metadata>,
 }
 
 /// An endpoint as returned by every endpoint operation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
     /// Stable id.
@@ -123,6 +145,7 @@ pub struct EndpointOut {
     /// Hookline: this endpoint's in-flight cap; `null` for `HOOKLINE_ENDPOINT_CONCURRENCY`.
     pub concurrency_limit: Option<u32>,
     /// Labels.
+    #[schema(inline)]
     pub metadata: Metadata,
     /// Creation time.
     pub created_at: DateTime<Utc>,

@@ -6,9 +6,10 @@ use crate::delivery::gate::BreakerState;
 use crate::store::EndpointHealth;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The health of one endpoint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointHealthOut {
     /// The circuit breaker.
@@ -31,10 +32,11 @@ pub struct EndpointHealthOut {
 }
 
 /// The breaker part of [`EndpointHealthOut`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BreakerOut {
     /// `closed`, `open` or `half-open`.
+    #[schema(value_type = String, examples("closed"))]
     pub state: &'static str,
     /// When it entered that state.
     pub since: DateTime<Utc>,
@@ -47,12 +49,13 @@ pub struct BreakerOut {
 }
 
 /// A summary of recent attempts, as [`summarize`] computes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecentOut {
     /// How many attempts the summary covers.
     pub attempts: usize,
     /// Share of them that delivered, 0.0 to 1.0; `null` when there were none.
+    #[schema(minimum = 0, maximum = 1)]
     pub success_rate: Option<f64>,
     /// Median duration in milliseconds; `null` when there were none.
     pub latency_p50_ms: Option<i64>,

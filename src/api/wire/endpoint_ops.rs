@@ -1,11 +1,13 @@
 //! Endpoint secrets, stats and recovery on the wire.
 
 use crate::api::error::ApiError;
+use crate::api::openapi::{secret_in, secret_out};
 use crate::domain::{EndpointSecret, TaskId};
 use crate::store::EndpointStats;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// Grace period of a rotated secret when none is given: 24 hours.
 const DEFAULT_GRACE_SECONDS: u64 = 86_400;
@@ -13,24 +15,27 @@ const DEFAULT_GRACE_SECONDS: u64 = 86_400;
 const MAX_GRACE_SECONDS: u64 = 604_800;
 
 /// `GET …/secret`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointSecretOut {
     /// The current signing key, `whsec_…`.
+    #[schema(schema_with = secret_out)]
     pub key: String,
 }
 
 /// Body of `POST …/secret/rotate`; may be empty.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSecretRotateIn {
     /// The new key; generated when absent.
+    #[schema(schema_with = secret_in)]
     pub key: Option<String>,
     /// How long the old key keeps signing, 0 to 604800 seconds, 86400 when absent.
+    #[schema(minimum = 0, maximum = 604800, default = 86400)]
     pub grace_period_seconds: Option<u64>,
 }
 
 /// `GET …/stats`: deliveries by status.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointStatsOut {
     /// Delivered.
     pub success: i64,
@@ -45,7 +50,7 @@ pub struct EndpointStatsOut {
 }
 
 /// Body of `POST …/recover`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RecoverIn {
     /// Re-send failed deliveries of messages created at or after this time.
     pub since: DateTime<Utc>,
@@ -54,14 +59,16 @@ pub struct RecoverIn {
 }
 
 /// Response of `POST …/recover`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoverOut {
     /// Task id, `qtask_…`.
     pub id: TaskId,
     /// Always "running": the manual attempts are queued when this is returned.
+    #[schema(value_type = String, examples("running"))]
     pub status: &'static str,
     /// Always "endpoint.recover".
+    #[schema(value_type = String, examples("endpoint.recover"))]
     pub task: &'static str,
     /// When the task was queued.
     pub updated_at: DateTime<Utc>,

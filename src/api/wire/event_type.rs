@@ -7,9 +7,10 @@ use crate::store::{EventType, EventTypeFields};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Body of `POST /event-type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeIn {
     /// The name messages carry in `eventType`.
@@ -21,13 +22,15 @@ pub struct EventTypeIn {
     /// Marked for removal.
     pub deprecated: Option<bool>,
     /// Feature flag gating visibility.
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[a-zA-Z0-9\-_.]+$")]
     pub feature_flag: Option<String>,
     /// JSON schemas by version (`{"1": {…}}`).
+    #[schema(value_type = Option<HashMap<String, Object>>)]
     pub schemas: Option<Value>,
 }
 
 /// Body of `PUT /event-type/{event_type_name}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeUpdate {
     /// Human description (required).
@@ -37,13 +40,15 @@ pub struct EventTypeUpdate {
     /// Deprecated flag.
     pub deprecated: Option<bool>,
     /// Feature flag.
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[a-zA-Z0-9\-_.]+$")]
     pub feature_flag: Option<String>,
     /// JSON schemas by version.
+    #[schema(value_type = Option<HashMap<String, Object>>)]
     pub schemas: Option<Value>,
 }
 
 /// Body of `PATCH /event-type/{event_type_name}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypePatch {
     /// New description.
@@ -54,14 +59,16 @@ pub struct EventTypePatch {
     pub deprecated: Option<bool>,
     /// New feature flag, `null` to remove.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[a-zA-Z0-9\-_.]+$")]
     pub feature_flag: Option<Option<String>>,
     /// New schemas, `null` to remove.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<HashMap<String, Object>>)]
     pub schemas: Option<Option<Value>>,
 }
 
 /// An event type as returned by every event-type operation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeOut {
     /// Name.
@@ -73,8 +80,10 @@ pub struct EventTypeOut {
     /// Deprecated flag.
     pub deprecated: bool,
     /// Feature flag.
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[a-zA-Z0-9\-_.]+$")]
     pub feature_flag: Option<String>,
     /// Schemas; `null` in listings unless `with_content=true`.
+    #[schema(value_type = Option<HashMap<String, Object>>)]
     pub schemas: Option<Value>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -83,7 +92,7 @@ pub struct EventTypeOut {
 }
 
 /// Body of `POST …/send-example`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventExampleIn {
     /// The event type whose example is sent.

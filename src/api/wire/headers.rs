@@ -1,9 +1,11 @@
 //! Custom endpoint headers: which names may be set, and which values are never shown back.
 
 use crate::api::error::ApiError;
+use crate::api::openapi::{header_changes, header_map};
 use axum::http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// Headers Hookline sets itself or that would break HTTP framing if overridden.
 const RESERVED: &[&str] = &[
@@ -48,24 +50,26 @@ const MAX_NAME_LEN: usize = 256;
 const MAX_VALUE_LEN: usize = 4096;
 
 /// Body of `PUT …/headers`: the complete new set.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct EndpointHeadersIn {
     /// Name → value.
+    #[schema(schema_with = header_map)]
     pub headers: BTreeMap<String, String>,
 }
 
 /// Body of `PATCH …/headers`: a value sets a header, `null` removes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointHeadersPatchIn {
     /// Name → value or `null`.
+    #[schema(schema_with = header_changes)]
     pub headers: BTreeMap<String, Option<String>>,
     /// Names to remove, as newer Svix SDKs send them.
     pub delete_headers: Option<Vec<String>>,
 }
 
 /// `GET …/headers`: credentials are listed by name in `sensitive` and left out of `headers`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct EndpointHeadersOut {
     /// Non-sensitive headers with their values.
     pub headers: BTreeMap<String, String>,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 /// Most channels one message may be published on.
 const MAX_MESSAGE_CHANNELS: usize = 5;
@@ -17,25 +18,28 @@ const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 5..=90;
 const DEFAULT_RETENTION_DAYS: i64 = 90;
 
 /// Body of `POST /app/{app_id}/msg`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageIn {
     /// Event type name.
     pub event_type: EventTypeName,
-    /// Dedup key, unique within the application.
+    /// Dedup key, unique within the application; it must not have the form of a message id.
     pub event_id: Option<Uid>,
     /// Channels, 1 to 5.
+    #[schema(min_items = 1, max_items = 5)]
     pub channels: Option<Vec<Channel>>,
     /// A JSON object, kept exactly as sent.
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     /// Days the payload is kept, 5 to 90.
+    #[schema(minimum = 5, maximum = 90, default = 90)]
     pub payload_retention_period: Option<i64>,
     /// Creates the application (uid = the path key) if the path names none.
     pub application: Option<ApplicationIn>,
 }
 
 /// A message as returned by message operations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageOut {
     /// Stable id, sent to receivers as `webhook-id`.
@@ -47,6 +51,7 @@ pub struct MessageOut {
     /// Channels.
     pub channels: Option<Vec<Channel>>,
     /// The payload as posted; `{}` when expunged or `with_content=false`.
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     /// When the message was accepted.
     pub timestamp: DateTime<Utc>,

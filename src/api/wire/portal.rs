@@ -4,6 +4,7 @@ use super::ApplicationIn;
 use crate::api::error::ApiError;
 use crate::domain::EventTypeName;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Default lifetime of an application token, as in Svix.
 pub const DEFAULT_EXPIRY_SECS: u64 = 7 * 24 * 3600;
@@ -22,7 +23,7 @@ const CAPABILITIES: [&str; 5] = [
 ];
 
 /// Body of `POST /api/v1/auth/app-portal-access/{app_id}`; an empty body means defaults.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppPortalAccessIn {
     /// Creates the application (uid = the path key) if the path names none.
@@ -30,6 +31,7 @@ pub struct AppPortalAccessIn {
     /// Feature flags for the portal; validated, not yet used to hide event types.
     pub feature_flags: Option<Vec<String>>,
     /// Lifetime in seconds, 1 to [`MAX_EXPIRY_SECS`]; [`DEFAULT_EXPIRY_SECS`] if absent.
+    #[schema(minimum = 1, maximum = 2_592_000)]
     pub expiry: Option<u64>,
     /// Svix's read-only portal; refused when true, as tokens cannot be narrowed.
     pub read_only: Option<bool>,
@@ -109,7 +111,7 @@ fn check_capabilities(caps: &[String]) -> Result<(), ApiError> {
 }
 
 /// The answer: the token (shown only here) and a dashboard link carrying it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AppPortalAccessOut {
     /// `appsk_…`, to send as `Authorization: Bearer <token>`.
     pub token: String,

@@ -5,6 +5,7 @@ use crate::store::{AttemptCount, OpenBreaker, QueueDepth};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// Throughput buckets shown.
 pub const BUCKETS: usize = 30;
@@ -16,7 +17,7 @@ pub const LAST_MINUTE: Duration = Duration::from_secs(60);
 pub const OPEN_BREAKERS_SHOWN: usize = 50;
 
 /// The status report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusOut {
     /// Deliveries by queue state, fleet-wide.
@@ -30,7 +31,7 @@ pub struct StatusOut {
 }
 
 /// Queue depth.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueOut {
     /// Claimable now (pending and due, or a lease expired).
@@ -46,7 +47,7 @@ pub struct QueueOut {
 }
 
 /// Attempts split by result.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CountsOut {
     /// Answered 2xx.
@@ -56,7 +57,7 @@ pub struct CountsOut {
 }
 
 /// One throughput bucket.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BucketOut {
     /// Start of the bucket, on a 10-second boundary.
@@ -68,7 +69,7 @@ pub struct BucketOut {
 }
 
 /// An endpoint whose breaker is open or half-open.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenBreakerOut {
     /// Its application.
@@ -78,6 +79,7 @@ pub struct OpenBreakerOut {
     /// The endpoint's URL.
     pub url: String,
     /// `open` or `half-open`.
+    #[schema(value_type = String, pattern = "^(open|half-open)$")]
     pub state: &'static str,
     /// When the breaker entered that state.
     pub since: DateTime<Utc>,
