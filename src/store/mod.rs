@@ -15,6 +15,7 @@
 //!   and are stored as the store's [`Sealer`] says (encrypted with a main secret); a stored
 //!   secret that does not decrypt is `Corrupt`, never a wrong key.
 
+mod ingest;
 mod model;
 mod ops;
 mod page;

@@ -10,12 +10,13 @@ use crate::domain::{AppId, EndpointId, EventTypeName, MessageId};
 use crate::store::{
     Message, MessageFilter, NewMessage, Page, PageRequest, StoreResult, TriggerType,
 };
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
-const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
+pub(super) const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
 
 /// Commits the message and its pending deliveries, due now by the database clock, in one
-/// transaction, and wakes idle workers when it commits if any delivery was created.
+/// transaction, and wakes idle workers when it commits if any delivery was created. (Posted
+/// messages normally go through `ingest`, which writes many at once with the same effect.)
 ///
 /// With `only` set, the single delivery goes to that endpoint as a manual attempt whatever
 /// its filters (`send-example`); otherwise to every enabled endpoint that subscribes.
@@ -24,8 +25,8 @@ const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
 /// # Errors
 /// `Conflict` if the application already has the `eventId`; `NotFound` if the application,
 /// or the `only` endpoint, does not exist.
-pub(super) async fn create(
-    db: &PostgresStore,
+pub(super) async fn create_one(
+    pool: &PgPool,
     new: &NewMessage,
     only: Option<&EndpointId>,
 ) -> StoreResult<usize> {
@@ -33,7 +34,7 @@ pub(super) async fn create(
     // A retention too long to represent means "never expires".
     let expires_at = msg.created_at.checked_add_signed(new.retention).map(ms);
     let channels = channel_names(msg.channels.as_ref());
-    let mut tx = db.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO messages
              (id, app_id, event_type, event_id, channels, payload, created_at, expires_at)

@@ -14,6 +14,7 @@ mod codec;
 mod delivery;
 mod endpoints;
 mod gate;
+mod ingest;
 mod keys;
 mod listings;
 mod messages;
@@ -43,6 +44,8 @@ pub struct PostgresStore {
     wakeup: notify::Wakeup,
     /// Seals endpoint secrets on the way in and opens them on the way out.
     sealer: Sealer,
+    /// Writes posted messages in batches.
+    ingest: super::ingest::Ingest,
 }
 
 impl PostgresStore {
@@ -71,10 +74,16 @@ impl PostgresStore {
             .connect(url)
             .await?;
         let wakeup = notify::Wakeup::new((*pool.connect_options()).clone());
+        let writer_pool = pool.clone();
+        let ingest = super::ingest::Ingest::spawn(ingest::WRITERS, move |batch| {
+            let pool = writer_pool.clone();
+            async move { ingest::write(&pool, batch).await }
+        });
         Ok(Self {
             pool,
             wakeup,
             sealer,
+            ingest,
         })
     }
 }
@@ -234,7 +243,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_message(&self, message: &NewMessage) -> StoreResult<usize> {
-        messages::create(self, message, None).await
+        self.ingest.create(message.clone()).await
     }
 
     async fn create_message_for_endpoint(
@@ -242,7 +251,7 @@ impl Store for PostgresStore {
         message: &NewMessage,
         endpoint_id: &EndpointId,
     ) -> StoreResult<()> {
-        messages::create(self, message, Some(endpoint_id)).await?;
+        messages::create_one(&self.pool, message, Some(endpoint_id)).await?;
         Ok(())
     }
 

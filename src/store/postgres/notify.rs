@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 /// The channel every Hookline process listens on. Payloads are empty: a notification only
 /// says "claim now", the claim query finds out what.
-const CHANNEL: &str = "hookline_work";
+pub(super) const CHANNEL: &str = "hookline_work";
 /// First delay before reconnecting a failed listener; doubled up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest delay between reconnection attempts.

@@ -1,6 +1,9 @@
 //! Messages: the fan-out transaction, lookups and listings.
 
 use super::SqliteStore;
+use crate::store::ingest::Job;
+use sqlx::{Acquire, SqlitePool};
+use tokio::sync::Notify;
 use super::codec::{
     CHUNK, MESSAGE_COLS, affected, col, json_col_opt, message, ms, now_ms, push_channel, push_in,
     push_page, to_json_opt, write_err,
@@ -24,7 +27,59 @@ const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
 /// `Conflict` if the application already has the `eventId`; `NotFound` if the application,
 /// or the `only` endpoint, does not exist.
 pub(super) async fn create(
-    db: &SqliteStore,
+    write: &SqlitePool,
+    new: &NewMessage,
+    only: Option<&EndpointId>,
+) -> StoreResult<usize> {
+    let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+    let created = insert(&mut tx, new, only).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Commits a batch of posted messages in one transaction (see `store::ingest`), each in a
+/// savepoint of its own so that one refused message (a taken `eventId`, a missing
+/// application) leaves the others in; wakes a waiting worker if any delivery was created.
+/// If the transaction itself fails, the messages are written one by one so each caller gets
+/// its own answer.
+pub(super) async fn write_batch(write: &SqlitePool, batch: Vec<Job>, work: &Notify) {
+    let mut answers = Vec::with_capacity(batch.len());
+    let committed = async {
+        let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+        for job in &batch {
+            let mut savepoint = tx.begin().await?;
+            match insert(&mut savepoint, &job.message, None).await {
+                Ok(created) => {
+                    savepoint.commit().await?;
+                    answers.push(Ok(created));
+                }
+                Err(refused) => {
+                    savepoint.rollback().await?;
+                    answers.push(Err(refused));
+                }
+            }
+        }
+        tx.commit().await
+    }
+    .await;
+    if committed.is_err() {
+        answers.clear();
+        for job in &batch {
+            answers.push(create(write, &job.message, None).await);
+        }
+    }
+    if answers.iter().any(|a| matches!(a, Ok(n) if *n > 0)) {
+        super::wake(work);
+    }
+    for (job, answer) in batch.into_iter().zip(answers) {
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// Inserts the message and its pending deliveries on `conn`, inside the caller's
+/// transaction; returns how many deliveries were created.
+async fn insert(
+    conn: &mut SqliteConnection,
     new: &NewMessage,
     only: Option<&EndpointId>,
 ) -> StoreResult<usize> {
@@ -35,7 +90,6 @@ pub(super) async fn create(
         .checked_add_signed(new.retention)
         .map(ms)
         .unwrap_or(i64::MAX);
-    let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query(
         "INSERT INTO messages
              (id, app_id, event_type, event_id, channels, payload, created_at, expires_at)
@@ -49,7 +103,7 @@ pub(super) async fn create(
     .bind(msg.payload.as_deref())
     .bind(ms(msg.created_at))
     .bind(expires_at)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(write_err(EVENT_ID_TAKEN))?;
 
@@ -59,14 +113,14 @@ pub(super) async fn create(
                 sqlx::query_scalar("SELECT id FROM endpoints WHERE app_id = ? AND id = ?")
                     .bind(msg.app_id.as_str())
                     .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
             (
                 vec![found.ok_or(StoreError::NotFound)?],
                 TriggerType::Manual,
             )
         }
-        None => (subscribers(&mut tx, msg).await?, TriggerType::Scheduled),
+        None => (subscribers(&mut *conn, msg).await?, TriggerType::Scheduled),
     };
     for chunk in targets.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -83,9 +137,8 @@ pub(super) async fn create(
                 .push_bind(now)
                 .push_bind(now);
         });
-        qb.build().execute(&mut *tx).await?;
+        qb.build().execute(&mut *conn).await?;
     }
-    tx.commit().await?;
     Ok(targets.len())
 }
 

@@ -44,7 +44,9 @@ pub struct SqliteStore {
     /// Read-only connections for queries.
     read: SqlitePool,
     /// Wakes `wait_for_work` when deliveries become due.
-    work: Notify,
+    work: Arc<Notify>,
+    /// Writes posted messages in batches, one transaction each.
+    ingest: super::ingest::Ingest,
     /// Seals endpoint secrets on the way in and opens them on the way out.
     sealer: Sealer,
 }
@@ -79,19 +81,32 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
+        let work = Arc::new(Notify::new());
+        // One writer task: SQLite has one writer connection anyway.
+        let (pool, notify) = (write.clone(), work.clone());
+        let ingest = super::ingest::Ingest::spawn(1, move |batch| {
+            let (pool, notify) = (pool.clone(), notify.clone());
+            async move { messages::write_batch(&pool, batch, &notify).await }
+        });
         Ok(Self {
             write,
             read,
-            work: Notify::new(),
+            work,
+            ingest,
             sealer,
         })
     }
 
     /// Wakes one waiting worker now, or the next one to wait.
     fn wake(&self) {
-        self.work.notify_waiters();
-        self.work.notify_one();
+        wake(&self.work);
     }
+}
+
+/// Wakes one worker waiting on `work` now, or the next one to wait.
+fn wake(work: &Notify) {
+    work.notify_waiters();
+    work.notify_one();
 }
 
 #[async_trait]
@@ -248,11 +263,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_message(&self, message: &NewMessage) -> StoreResult<usize> {
-        let created = messages::create(self, message, None).await?;
-        if created > 0 {
-            self.wake();
-        }
-        Ok(created)
+        self.ingest.create(message.clone()).await
     }
 
     async fn create_message_for_endpoint(
@@ -260,7 +271,7 @@ impl Store for SqliteStore {
         message: &NewMessage,
         endpoint_id: &EndpointId,
     ) -> StoreResult<()> {
-        messages::create(self, message, Some(endpoint_id)).await?;
+        messages::create(&self.write, message, Some(endpoint_id)).await?;
         self.wake();
         Ok(())
     }

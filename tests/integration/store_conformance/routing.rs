@@ -10,7 +10,100 @@ store_tests!(
     example_message_goes_to_its_one_endpoint_as_a_manual_attempt,
     messages_are_paged_forwards_and_backwards,
     message_listing_applies_channel_event_type_and_time_filters,
+    concurrent_messages_each_get_their_own_answer,
 );
+
+/// Many messages posted at once (which a store may write together): each is answered for
+/// itself — its own delivery count, or a conflict for a taken `eventId` — whatever else was
+/// in flight, including a message for an application that does not exist.
+pub async fn concurrent_messages_each_get_their_own_answer(store: DynStore) {
+    let busy = new_app(&store, None).await;
+    for _ in 0..3 {
+        plain_endpoint(&store, &busy.id).await;
+    }
+    new_endpoint(
+        &store,
+        &busy.id,
+        EndpointFields {
+            channels: Some(vec![ch("eu")]),
+            ..endpoint_fields("https://example.com/eu")
+        },
+    )
+    .await;
+    let quiet = new_app(&store, None).await;
+    let missing = hookline::domain::AppId::generate();
+
+    let mut posts = Vec::new();
+    for n in 0..120 {
+        let (app, channels): (&AppId, Option<&[&str]>) = match n % 4 {
+            0 => (&busy.id, Some(&["eu"])),
+            1 => (&busy.id, None),
+            2 => (&quiet.id, None),
+            _ => (&busy.id, Some(&[])),
+        };
+        let mut msg = message(app, "order.created", channels);
+        if n % 10 == 0 {
+            msg.message.event_id = Some(uid("same-event"));
+            msg.message.app_id = busy.id.clone();
+            msg.message.channels = None;
+        }
+        posts.push(msg);
+    }
+    posts.push(message(&missing, "order.created", None));
+    let store_ref = &store;
+    let answers = futures::future::join_all(
+        posts
+            .iter()
+            .map(|m| async move { (m, store_ref.create_message(m).await) }),
+    )
+    .await;
+
+    let mut dedup_winners = 0;
+    for (msg, answer) in &answers {
+        let m = &msg.message;
+        if m.app_id == missing {
+            assert!(matches!(answer, Err(StoreError::NotFound)), "{answer:?}");
+            continue;
+        }
+        if m.event_id.is_some() {
+            match answer {
+                Ok(4 | 3) => dedup_winners += 1,
+                Err(StoreError::Conflict(_)) => {}
+                other => panic!("a message with a shared eventId: {other:?}"),
+            }
+            continue;
+        }
+        let want = if m.app_id == quiet.id {
+            0
+        } else if m
+            .channels
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c.as_str() == "eu"))
+        {
+            4
+        } else {
+            3
+        };
+        assert_eq!(
+            answer.as_ref().ok(),
+            Some(&want),
+            "{:?} on {:?}",
+            m.id,
+            m.channels
+        );
+        assert!(
+            store
+                .get_message(&m.app_id, m.id.as_str())
+                .await
+                .expect("get")
+                .is_some()
+        );
+    }
+    assert_eq!(
+        dedup_winners, 1,
+        "exactly one message keeps the shared eventId"
+    );
+}
 
 pub async fn message_payload_is_returned_byte_for_byte_until_expunged(store: DynStore) {
     let app = new_app(&store, None).await;
