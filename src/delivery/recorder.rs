@@ -1,14 +1,22 @@
 //! Writes attempt outcomes in batches: whatever has queued up while the previous batch was
-//! being written goes into the next transaction.
+//! being written goes into the next transaction. A few recorders share the queue, so one
+//! batch's commit overlaps the next batch's writes (the stores lock endpoint rows in id
+//! order, so concurrent batches never deadlock).
 
 use super::gate::BreakerPolicy;
 use crate::store::{DynStore, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, mpsc};
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// Recorders sharing one worker's queue.
+pub const RECORDERS: usize = 3;
+
+/// What one worker's recorders take outcomes from.
+pub type Queue = Arc<Mutex<mpsc::Receiver<(Outcome, OwnedSemaphorePermit)>>>;
 
 /// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
 /// Each outcome's concurrency permit is released once the outcome is written, and
@@ -16,15 +24,10 @@ const MAX_BATCH: usize = 512;
 ///
 /// A batch that cannot be written is retried with backoff; if the store stays down, the
 /// deliveries' leases expire and they are attempted again (at least once, never lost).
-pub async fn run(
-    store: DynStore,
-    breaker: BreakerPolicy,
-    mut rx: mpsc::Receiver<(Outcome, OwnedSemaphorePermit)>,
-    recorded: Arc<Notify>,
-) {
+pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: Arc<Notify>) {
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+    while rx.lock().await.recv_many(&mut received, MAX_BATCH).await > 0 {
         let permits: Vec<OwnedSemaphorePermit> = received
             .drain(..)
             .map(|(outcome, permit)| {

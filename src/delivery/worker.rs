@@ -57,12 +57,17 @@ impl Worker {
         let (tx, rx) = mpsc::channel(this.config.worker_concurrency.max(64) * 2);
         // Recorded outcomes free bulkhead room: the recorder says so, and the loop claims.
         let recorded = Arc::new(Notify::new());
-        let recorder = tokio::spawn(recorder::run(
-            this.store.clone(),
-            this.breaker.clone(),
-            rx,
-            recorded.clone(),
-        ));
+        let queue: recorder::Queue = Arc::new(tokio::sync::Mutex::new(rx));
+        let recorders: Vec<_> = (0..recorder::RECORDERS)
+            .map(|_| {
+                tokio::spawn(recorder::run(
+                    this.store.clone(),
+                    this.breaker.clone(),
+                    queue.clone(),
+                    recorded.clone(),
+                ))
+            })
+            .collect();
         let capacity = Arc::new(Semaphore::new(this.config.worker_concurrency));
         let mut in_flight = JoinSet::new();
         let mut backoff = Duration::from_millis(100);
@@ -138,7 +143,9 @@ impl Worker {
         tracing::info!(in_flight = in_flight.len(), "delivery worker draining");
         while in_flight.join_next().await.is_some() {}
         drop(tx);
-        let _ = recorder.await;
+        for recorder in recorders {
+            let _ = recorder.await;
+        }
         tracing::info!(worker_id = %this.id, "delivery worker stopped");
         Ok(())
     }

@@ -47,6 +47,20 @@ async fn a_killed_worker_loses_nothing_and_duplicates_at_most_its_concurrency() 
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Kill it while it holds leases (it may be between batches at any given instant).
+    let leases_held = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM deliveries WHERE status = 3 AND locked_by = $1",
+        )
+        .bind(&victim.id)
+        .fetch_one(&fleet.pool)
+        .await
+        .expect("counting the worker's leases")
+    };
+    while leases_held().await == 0 {
+        assert!(Instant::now() < deadline, "the worker never held a lease");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let status = victim.process.kill().await;
     // Read the dead worker's leases before they expire (3 s) and are taken over.
     let orphaned: HashSet<(String, String)> = sqlx::query_as::<_, (String, String)>(
