@@ -1,19 +1,19 @@
 //! Messages: the fan-out transaction, lookups and listings.
 
 use super::SqliteStore;
-use crate::store::ingest::Job;
-use sqlx::{Acquire, SqlitePool};
-use tokio::sync::Notify;
 use super::codec::{
     CHUNK, MESSAGE_COLS, affected, col, json_col_opt, message, ms, now_ms, push_channel, push_in,
     push_page, to_json_opt, write_err,
 };
 use crate::domain::routing::subscribes;
 use crate::domain::{AppId, Channel, EndpointId, EventTypeName, MessageId};
+use crate::store::ingest::Job;
 use crate::store::{
     Message, MessageFilter, NewMessage, Page, PageRequest, StoreError, StoreResult, TriggerType,
 };
+use sqlx::{Acquire, SqlitePool};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use tokio::sync::Notify;
 
 const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
 
