@@ -37,11 +37,12 @@ WITH g AS (
         LIMIT g.n
         FOR UPDATE SKIP LOCKED) p
 ), leased AS (
+    -- `= ANY(ARRAY(…))`, not a join: the planner cannot know how few rows `picked` has (its
+    -- LIMITs are parameters) and would join by scanning the whole table.
     UPDATE deliveries d
     SET status = 3, due_at = now() + $3 * interval '1 millisecond', locked_by = $4,
         updated_at = now()
-    FROM picked
-    WHERE d.id = picked.id
+    WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.due_at
 )
 SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
