@@ -1,5 +1,6 @@
 // Drives the dashboard in Chromium: sign in, open an application and its failing endpoint,
-// see the failed attempts, press Resend, and see the new attempt arrive.
+// see the failed attempts, press Resend, and see the new attempt arrive; then check that the
+// API reference at /docs renders.
 //
 // Environment: HOOKLINE_URL, HOOKLINE_TOKEN, APP_NAME, ENDPOINT_URL, SCREENSHOT (a .png path),
 // CHROMIUM (default /usr/bin/chromium). Exits non-zero with a message on any failure,
@@ -65,8 +66,14 @@ try {
   if (succeeded !== 1) throw new Error(`expected one successful attempt after resending, saw ${succeeded}`);
 
   await page.screenshot({ path: screenshot, fullPage: true });
+
+  // The API reference renders the server's own document.
+  await page.goto(`${base}/docs`);
+  await page.locator("section.op#v1\\.message\\.create").waitFor();
+  const operations = await page.locator("section.op").count();
+  if (operations < 40) throw new Error(`the reference shows only ${operations} operations`);
   if (problems.length) throw new Error(problems.join("\n"));
-  console.log(JSON.stringify({ before, after, succeeded, screenshot }));
+  console.log(JSON.stringify({ before, after, succeeded, operations, screenshot }));
 } finally {
   await browser.close();
 }

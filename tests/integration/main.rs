@@ -24,6 +24,7 @@ mod limits;
 mod log_secrets;
 mod observability;
 mod openapi;
+mod pages;
 mod pg_support;
 mod process;
 mod properties;
