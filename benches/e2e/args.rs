@@ -33,6 +33,8 @@ pub enum Scenario {
     Default,
     /// Healthy endpoints' latency alone, then beside a hanging and a failing receiver.
     Isolation,
+    /// One worker draining a large seeded backlog of due deliveries: RSS and claim cost.
+    Backlog,
 }
 
 impl Scenario {
@@ -41,12 +43,17 @@ impl Scenario {
         match self {
             Self::Default => "default",
             Self::Isolation => "isolation",
+            Self::Backlog => "backlog",
         }
     }
 }
 
 /// Healthy endpoints per message in the isolation scenario unless `--endpoints` says otherwise.
 pub const ISOLATION_ENDPOINTS: usize = 4;
+/// Endpoints the backlog is spread over unless `--endpoints` says otherwise.
+pub const BACKLOG_ENDPOINTS: usize = 10;
+/// How long the backlog scenario samples the worker unless `--seconds` says otherwise.
+pub const BACKLOG_SECONDS: u64 = 60;
 
 /// What one invocation measures.
 #[derive(Debug, Clone)]
@@ -76,6 +83,10 @@ pub struct Args {
     pub runs: usize,
     /// `--drain-seconds`: how long to wait after the load for every delivery to arrive.
     pub drain_timeout: Duration,
+    /// `--backlog`: in the backlog scenario, due deliveries seeded before the worker starts.
+    pub backlog: usize,
+    /// `--sample-seconds`: in the backlog scenario, the interval between samples.
+    pub sample_every: Duration,
     /// `--postgres-url`: the server and maintenance database used to create and drop the
     /// bench's database.
     pub postgres_url: String,
@@ -84,17 +95,22 @@ pub struct Args {
 /// What `--help` prints.
 pub const USAGE: &str = "\
 usage: cargo bench --bench e2e -- [flags]
-  --scenario default|isolation
+  --scenario default|isolation|backlog
                             default: throughput with healthy receivers; isolation: healthy
-                            endpoints alone, then beside a hanging and a failing receiver
-  --store sqlite|postgres   store of the Hookline processes (default sqlite)
+                            endpoints alone, then beside a hanging and a failing receiver;
+                            backlog: one worker draining --backlog seeded due deliveries
+                            (Postgres only), sampled for RSS and claim cost
+  --store sqlite|postgres   store of the Hookline processes (default sqlite; backlog: postgres)
   --workers N               0: one `hookline serve`; N>=1: one `hookline api` + N `hookline worker` (default 0)
-  --seconds S               load duration (default 10)
+  --seconds S               load duration (default 10; backlog: sampling duration, 60)
   --clients C               concurrent API connections (default 32)
   --rate M                  post M messages/s in all, evenly spaced; 0: each client posts as
                             soon as its last message was accepted (default 0)
-  --endpoints E             endpoints per message (default 1; isolation: healthy ones, 4)
+  --endpoints E             endpoints per message (default 1; isolation: healthy ones, 4;
+                            backlog: endpoints the backlog is spread over, 10)
   --flood N                 isolation: extra messages only the bad receivers get (default 600)
+  --backlog N               backlog: due deliveries seeded with SQL (default 1000000)
+  --sample-seconds P        backlog: sample the worker every P s (default 5)
   --receiver-delay-ms D     receiver waits D ms before answering 200 (default 0)
   --runs R                  repeat R times on fresh databases and report medians (default 1)
   --drain-seconds T         wait at most T s after the load for every delivery (default 120)
@@ -115,6 +131,8 @@ impl Default for Args {
             receiver_delay: Duration::ZERO,
             runs: 1,
             drain_timeout: Duration::from_secs(120),
+            backlog: 1_000_000,
+            sample_every: Duration::from_secs(5),
             postgres_url: DEFAULT_POSTGRES_URL.to_owned(),
         }
     }
@@ -127,7 +145,7 @@ impl Default for Args {
 pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Args>> {
     let mut args = Args::default();
     let mut it = raw.into_iter();
-    let mut endpoints_given = false;
+    let (mut endpoints_given, mut seconds_given, mut store_given) = (false, false, false);
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
@@ -150,7 +168,8 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
                 args.scenario = match value.as_str() {
                     "default" => Scenario::Default,
                     "isolation" => Scenario::Isolation,
-                    _ => bail!("--scenario {value:?}: expected default or isolation"),
+                    "backlog" => Scenario::Backlog,
+                    _ => bail!("--scenario {value:?}: expected default, isolation or backlog"),
                 }
             }
             "--store" => {
@@ -158,10 +177,14 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
                     "sqlite" => StoreKind::Sqlite,
                     "postgres" => StoreKind::Postgres,
                     _ => bail!("--store {value:?}: expected sqlite or postgres"),
-                }
+                };
+                store_given = true;
             }
             "--workers" => args.workers = number(&flag, &value, 0, 64)?,
-            "--seconds" => args.seconds = number(&flag, &value, 1, 3600)? as u64,
+            "--seconds" => {
+                args.seconds = number(&flag, &value, 1, 3600)? as u64;
+                seconds_given = true;
+            }
             "--clients" => args.clients = number(&flag, &value, 1, 4096)?,
             "--rate" => args.rate = number(&flag, &value, 0, 1_000_000)? as u32,
             "--endpoints" => {
@@ -177,12 +200,38 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
             "--drain-seconds" => {
                 args.drain_timeout = Duration::from_secs(number(&flag, &value, 1, 3600)? as u64);
             }
+            "--backlog" => args.backlog = number(&flag, &value, 1, 100_000_000)?,
+            "--sample-seconds" => {
+                args.sample_every = Duration::from_secs(number(&flag, &value, 1, 3600)? as u64);
+            }
             "--postgres-url" => args.postgres_url = value,
             _ => bail!("unknown flag {flag}\n{USAGE}"),
         }
     }
     if args.scenario == Scenario::Isolation && !endpoints_given {
         args.endpoints = ISOLATION_ENDPOINTS;
+    }
+    if args.scenario == Scenario::Backlog {
+        if store_given && args.store != StoreKind::Postgres {
+            bail!(
+                "--scenario backlog runs on Postgres only (it seeds the queue with Postgres SQL); \
+                 use --store postgres"
+            );
+        }
+        args.store = StoreKind::Postgres;
+        if !endpoints_given {
+            args.endpoints = BACKLOG_ENDPOINTS;
+        }
+        if !seconds_given {
+            args.seconds = BACKLOG_SECONDS;
+        }
+        if args.backlog < args.endpoints {
+            bail!(
+                "--backlog {} is less than --endpoints {}: nothing to seed",
+                args.backlog,
+                args.endpoints
+            );
+        }
     }
     Ok(Some(args))
 }

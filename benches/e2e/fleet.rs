@@ -131,6 +131,16 @@ impl Fleet {
             .collect()
     }
 
+    /// `VmRSS` and `VmHWM` (current and peak resident set size, KiB) of the process `name`.
+    pub fn rss_kib(&self, name: &str) -> Option<(u64, u64)> {
+        let p = self.procs.iter().find(|p| p.name == name)?;
+        let pid = p.child.id();
+        Some((
+            proc_status_kib(pid, "VmRSS:")?,
+            proc_status_kib(pid, "VmHWM:")?,
+        ))
+    }
+
     /// CPU time (user + system) each process has used so far.
     pub fn cpu_time(&self) -> Vec<(String, Option<Duration>)> {
         self.procs

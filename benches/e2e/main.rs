@@ -3,12 +3,14 @@
 //! messages for a fixed time.
 //!
 //! ```text
-//! cargo bench --bench e2e -- [--scenario default|isolation] [--store sqlite|postgres]
+//! cargo bench --bench e2e -- [--scenario default|isolation|backlog] [--store sqlite|postgres]
 //!     [--workers N] [--seconds S] [--clients C] [--rate M] [--endpoints E] [--flood N]
-//!     [--receiver-delay-ms D] [--runs R] [--drain-seconds T] [--postgres-url URL]
+//!     [--backlog N] [--sample-seconds P] [--receiver-delay-ms D] [--runs R]
+//!     [--drain-seconds T] [--postgres-url URL]
 //! ```
 //!
-//! - `--scenario default|isolation` (default `default`): see "The isolation scenario" below.
+//! - `--scenario default|isolation|backlog` (default `default`): see "The isolation
+//!   scenario" and "The backlog scenario" below.
 //! - `--store sqlite|postgres` (default `sqlite`): SQLite is a file in a temporary
 //!   directory; Postgres is a fresh database `hookline_bench_<ulid>` created through the
 //!   `postgres` maintenance database of `--postgres-url` (default
@@ -77,9 +79,32 @@
 //! endpoints' creation-to-receipt p50/p99 alone and beside the bad receivers, `p99_ratio`
 //! = p99(b) / p99(a) (the goal is at most 1.2), and the requests the hanging and the failing
 //! receiver saw (and for how many distinct messages); with `--runs`, medians of each.
+//!
+//! # The backlog scenario
+//!
+//! `--scenario backlog` measures one worker facing a huge queue ("1,000,000 due deliveries
+//! in the queue: worker RSS < 150 MB and claim cost flat"). Postgres only (`--store sqlite`
+//! is refused; the store defaults to Postgres here). On a fresh database an `api` process
+//! migrates and, through the API, one application and E endpoints (`--endpoints`, default
+//! 10 here) on the receiver are created; the bench then seeds `--backlog` (default
+//! 1,000,000) deliveries, all due now, with plain SQL on its own connection: `--backlog / E`
+//! messages of type `bulk.seeded`, each with a delivery to every endpoint, then `ANALYZE`.
+//! One `hookline worker` starts with `HOOKLINE_METRICS_LISTEN=127.0.0.1:<free port>`, and
+//! every `--sample-seconds` (default 5) for `--seconds` (default 60 here) the bench reads
+//! its `VmRSS` from `/proc` and scrapes its `/metrics`, printing one line per sample:
+//! elapsed seconds, `hookline_queue_deliveries{state="due"}`, deliveries received so far,
+//! RSS MiB, and the mean claim time (from `hookline_claim_duration_seconds_sum`/`_count`)
+//! and number of claims in that interval. Reported at the end: the worker's peak RSS
+//! (`VmHWM`), the mean claim ms of the first and the last interval with claims and their
+//! ratio (`claim_last_over_first`; flat is about 1), deliveries/s over the sampling and a
+//! `row:` line (store | endpoints | seeded | deliveries/s | peak RSS MiB | claim ms first /
+//! last | ratio). It fails if no delivery arrives within 30 s of the worker starting (or at
+//! all, in a shorter run) or a process dies. `--workers`, `--clients`, `--rate`, `--flood`,
+//! `--runs` and `--drain-seconds` do not apply; it runs once.
 
 mod api;
 mod args;
+mod backlog;
 mod database;
 mod fleet;
 mod load;
@@ -118,6 +143,7 @@ async fn main() -> ExitCode {
     let result = match args.scenario {
         Scenario::Default => default_scenario(&args).await,
         Scenario::Isolation => isolation_scenario(&args).await,
+        Scenario::Backlog => backlog::run(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //!
 //! The payload carries `sentNs`, the nanoseconds from the bench's base instant to when the
 //! load generator started the POST, so creation-to-receipt latency needs no clock sync.
+//! A payload without it (the backlog scenario's seeded messages) is counted, not measured.
 //! Work under the lock is one hash-map update and one push.
 
 use axum::Router;
@@ -34,7 +35,9 @@ pub enum Behavior {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Payload {
-    sent_ns: u64,
+    /// Absent in the backlog scenario's seeded messages: counted, but not measured.
+    #[serde(default)]
+    sent_ns: Option<u64>,
     #[serde(default)]
     warmup: bool,
 }
@@ -177,8 +180,8 @@ async fn receive(
                 *count += 1;
                 if *count > 1 {
                     tally.duplicates += 1;
-                } else if !payload.warmup {
-                    let sent = rx.base + Duration::from_nanos(payload.sent_ns);
+                } else if let Some(sent_ns) = payload.sent_ns.filter(|_| !payload.warmup) {
+                    let sent = rx.base + Duration::from_nanos(sent_ns);
                     tally.samples.push(Sample {
                         at: now,
                         latency: now.saturating_duration_since(sent),

@@ -20,11 +20,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How long a process may take to answer its health check after starting.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long outcomes may take to show in the API once every delivery has arrived.
 const RECORD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long processes get to exit after SIGTERM.
-const STOP_GRACE: Duration = Duration::from_secs(20);
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
 /// `HOOKLINE_REQUEST_TIMEOUT` of the isolation scenario (both phases) unless the bench's
 /// environment sets one: short, so a worker's drain behind the hanging receiver is bounded.
 pub const ISOLATION_REQUEST_TIMEOUT: &str = "5s";
@@ -140,17 +140,7 @@ async fn measure_with(
     let (receiver, rx_addr, _serving) =
         Receiver::start(base, args.receiver_delay, behaviors).await?;
     let port = free_port()?;
-    let mut env: Vec<(String, String)> = [
-        ("HOOKLINE_DATABASE_URL", db_url.to_owned()),
-        ("HOOKLINE_LISTEN", format!("127.0.0.1:{port}")),
-        ("HOOKLINE_API_TOKEN", TOKEN.to_owned()),
-        ("HOOKLINE_ALLOWED_SUBNETS", "127.0.0.0/8".to_owned()),
-        ("HOOKLINE_LOG_FORMAT", "json".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut env = process_env(db_url, port);
     let timeout_passed = fleet::passthrough_env()
         .iter()
         .any(|(k, _)| k == "HOOKLINE_REQUEST_TIMEOUT");
@@ -362,6 +352,22 @@ async fn measure_with(
     Ok(Outcome { metrics: m, notes })
 }
 
+/// The variables the bench sets for every Hookline process (on top of the pass-through
+/// ones), with the API on `127.0.0.1:port`.
+pub fn process_env(db_url: &str, port: u16) -> Vec<(String, String)> {
+    [
+        ("HOOKLINE_DATABASE_URL", db_url.to_owned()),
+        ("HOOKLINE_LISTEN", format!("127.0.0.1:{port}")),
+        ("HOOKLINE_API_TOKEN", TOKEN.to_owned()),
+        ("HOOKLINE_ALLOWED_SUBNETS", "127.0.0.0/8".to_owned()),
+        ("HOOKLINE_LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// CPU time so far of every Hookline process and of the bench itself (`bench`).
 fn cpu_times(fleet: &Fleet) -> Vec<(String, Duration)> {
     let mut times: Vec<(String, Duration)> = fleet
@@ -376,7 +382,7 @@ fn cpu_times(fleet: &Fleet) -> Vec<(String, Duration)> {
     times
 }
 
-async fn wait_healthy(api: &Api, fleet: &mut Fleet) -> anyhow::Result<()> {
+pub async fn wait_healthy(api: &Api, fleet: &mut Fleet) -> anyhow::Result<()> {
     let start = Instant::now();
     while !api.healthy().await {
         fleet.check_alive()?;
@@ -390,7 +396,7 @@ async fn wait_healthy(api: &Api, fleet: &mut Fleet) -> anyhow::Result<()> {
 }
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
