@@ -44,12 +44,16 @@ WITH RECURSIVE heads AS (
 SELECT endpoint_id, due_at FROM heads WHERE due_at <= now() ORDER BY due_at LIMIT $1";
 
 /// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
-/// endpoints another claimer holds are skipped.
+/// endpoints another claimer holds are skipped. The `due` count is ordered like
+/// `deliveries_ready` so that even the generic plan of this prepared statement walks that
+/// index: without the order, it could scan the whole queue by `(status, due_at)` for each
+/// endpoint (about 400 ms a claim at a million due).
 const LOCK: &str = "
 SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
             WHERE d.endpoint_id = e.id AND d.status IN (1, 3) AND d.due_at <= now()
+            ORDER BY d.due_at, d.id
             LIMIT $1) x) AS due,
        (SELECT count(*) FROM deliveries d
             WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) AS in_flight
