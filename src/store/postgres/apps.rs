@@ -89,13 +89,24 @@ pub(super) async fn update_application(
     application(&row.ok_or(StoreError::NotFound)?)
 }
 
-/// Endpoints, messages, deliveries and attempts go with it (`ON DELETE CASCADE`).
+/// Endpoints, messages, tokens go with it (`ON DELETE CASCADE`); deliveries and attempts,
+/// which have no foreign keys, are deleted by endpoint once the endpoint rows are locked,
+/// so no writer can add more (see `messages::LOCK_ENDPOINTS`).
 pub(super) async fn delete_application(db: &PostgresStore, id: &AppId) -> StoreResult<()> {
+    let mut tx = db.pool.begin().await?;
+    let endpoints: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM endpoints WHERE app_id = $1 ORDER BY id FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+    super::endpoints::delete_queue(&mut tx, &endpoints).await?;
     let done = sqlx::query("DELETE FROM applications WHERE id = $1")
         .bind(id.as_str())
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?;
-    affected(done.rows_affected())
+    affected(done.rows_affected())?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) async fn create_event_type(

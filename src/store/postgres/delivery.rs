@@ -11,6 +11,7 @@ use super::PostgresStore;
 use super::codec::{
     affected, col, duration_ms, json_col, limit_param, ms, now_ms, secrets, time_col, trigger_col,
 };
+use super::messages::LOCK_ENDPOINTS;
 use super::{gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
@@ -94,7 +95,8 @@ async fn claim_once(
     let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
-    let (candidates, skipped) = gate::candidates(&mut tx, limit).await?;
+    let (candidates, skipped) =
+        gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
     if candidates.is_empty() {
         tx.commit().await?;
         return Ok((Vec::new(), skipped));
@@ -183,8 +185,9 @@ fn claimed_delivery(
 /// one transaction of three statements whatever the batch size (rows travel as arrays).
 ///
 /// An attempt is recorded even when the lease was lost (the request was made); it is
-/// dropped only if its endpoint or message has been deleted meanwhile, since the log of a
-/// deleted endpoint is deleted with it. An attempt id already recorded is skipped, so a
+/// dropped only if its endpoint has been deleted meanwhile, since the log of a deleted
+/// endpoint is deleted with it (messages are deleted only with their application, which
+/// takes its endpoints too). An attempt id already recorded is skipped, so a
 /// batch retried after a commit whose acknowledgement was lost does not fail forever.
 pub(super) async fn record_outcomes(
     db: &PostgresStore,
@@ -197,7 +200,7 @@ pub(super) async fn record_outcomes(
     let attempts: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
     let mut tx = db.pool.begin().await?;
     sqlx::query(
-        "INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
+        &"INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
              response_status_code, response, response_duration_ms, trigger_type, error_class,
              created_at)
          SELECT u.id, u.app_id, u.msg_id, u.endpoint_id, u.url, u.status,
@@ -208,9 +211,10 @@ pub(super) async fn record_outcomes(
                      $10::smallint[], $11::text[], $12::timestamptz[])
               AS u(id, app_id, msg_id, endpoint_id, url, status, response_status_code,
                    response, response_duration_ms, trigger_type, error_class, created_at)
-         WHERE EXISTS (SELECT 1 FROM endpoints e WHERE e.id = u.endpoint_id)
-           AND EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id)
-         ON CONFLICT (id) DO NOTHING",
+         WHERE u.endpoint_id IN (
+             SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id LOCK_ENDPOINTS)
+         ON CONFLICT (id) DO NOTHING"
+            .replace("LOCK_ENDPOINTS", LOCK_ENDPOINTS),
     )
     .bind(column(&attempts, |a| a.id.as_str()))
     .bind(column(&attempts, |a| a.app_id.as_str()))
@@ -313,15 +317,16 @@ pub(super) async fn resend(
     endpoint_id: &EndpointId,
 ) -> StoreResult<()> {
     let mut tx = db.pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query(&format!(
         "INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts, trigger_type,
                                  due_at, locked_by, created_at, updated_at)
          SELECT m.app_id, m.id, e.id, 1, 0, 1, now(), NULL, now(), now()
          FROM messages m JOIN endpoints e ON e.app_id = m.app_id
          WHERE m.app_id = $1 AND m.id = $2 AND e.id = $3
+         {LOCK_ENDPOINTS}
          ON CONFLICT (msg_id, endpoint_id) DO UPDATE
-         SET status = 1, trigger_type = 1, due_at = now(), locked_by = NULL, updated_at = now()",
-    )
+         SET status = 1, trigger_type = 1, due_at = now(), locked_by = NULL, updated_at = now()"
+    ))
     .bind(app_id.as_str())
     .bind(msg_id.as_str())
     .bind(endpoint_id.as_str())

@@ -140,14 +140,35 @@ pub(super) async fn update(
     endpoint(&row.ok_or(StoreError::NotFound)?, now, &db.sealer)
 }
 
-/// Deliveries and attempts go with it (`ON DELETE CASCADE`).
+/// Its deliveries and attempts go with it, deleted once the endpoint row is (which waits
+/// for any writer holding it; see `messages::LOCK_ENDPOINTS`).
 pub(super) async fn delete(db: &PostgresStore, app_id: &AppId, id: &EndpointId) -> StoreResult<()> {
+    let mut tx = db.pool.begin().await?;
     let done = sqlx::query("DELETE FROM endpoints WHERE app_id = $1 AND id = $2")
         .bind(app_id.as_str())
         .bind(id.as_str())
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?;
-    affected(done.rows_affected())
+    affected(done.rows_affected())?;
+    delete_queue(&mut tx, &[id.as_str()]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes the deliveries and attempts of `endpoints`, whose rows the transaction has
+/// locked or deleted.
+pub(super) async fn delete_queue(
+    tx: &mut sqlx::PgConnection,
+    endpoints: &[impl AsRef<str>],
+) -> StoreResult<()> {
+    let ids: Vec<&str> = endpoints.iter().map(AsRef::as_ref).collect();
+    for table in ["attempts", "deliveries"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE endpoint_id = ANY($1)"))
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn set_headers(

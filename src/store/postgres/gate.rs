@@ -44,7 +44,8 @@ WITH RECURSIVE heads AS (
 SELECT endpoint_id, due_at FROM heads WHERE due_at <= now() ORDER BY due_at LIMIT $1";
 
 /// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
-/// endpoints another claimer holds are skipped. The `due` count is ordered like
+/// endpoints another claimer holds are skipped. Due deliveries are counted up to what the
+/// claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could take, whichever is less. The `due` count is ordered like
 /// `deliveries_ready` so that even the generic plan of this prepared statement walks that
 /// index: without the order, it could scan the whole queue by `(status, due_at)` for each
 /// endpoint (about 400 ms a claim at a million due).
@@ -54,7 +55,7 @@ SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
             WHERE d.endpoint_id = e.id AND d.status IN (1, 3) AND d.due_at <= now()
             ORDER BY d.due_at, d.id
-            LIMIT $1) x) AS due,
+            LIMIT LEAST($1, COALESCE(e.concurrency_limit, $4))) x) AS due,
        (SELECT count(*) FROM deliveries d
             WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) AS in_flight
 FROM UNNEST($2::text[], $3::timestamptz[]) AS h(endpoint_id, head)
@@ -105,6 +106,7 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
 pub(super) async fn candidates(
     conn: &mut PgConnection,
     limit: usize,
+    endpoint_concurrency: u32,
 ) -> StoreResult<(Vec<Candidate>, usize)> {
     let heads: Vec<(String, DateTime<Utc>)> = sqlx::query_as(HEADS)
         .bind(MAX_CANDIDATES)
@@ -118,6 +120,7 @@ pub(super) async fn candidates(
         .bind(limit_param(limit))
         .bind(&ids)
         .bind(&times)
+        .bind(i64::from(endpoint_concurrency))
         .fetch_all(&mut *conn)
         .await?;
     let mut candidates = rows

@@ -80,13 +80,19 @@ async fn insert_batch(pool: &PgPool, batch: &[Job]) -> StoreResult<HashMap<Strin
              FROM input
              ON CONFLICT DO NOTHING
              RETURNING id, app_id, event_type, channels
+         ), targets AS (
+             -- Each enabled endpoint of the batch's applications, locked once (see
+             -- `messages::LOCK_ENDPOINTS`).
+             SELECT e.id, e.app_id, e.event_types, e.channels FROM endpoints e
+             WHERE e.app_id = ANY($2) AND NOT e.disabled
+             ORDER BY e.id
+             FOR KEY SHARE OF e
          ), fanned AS (
              INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts,
                                      trigger_type, due_at, created_at, updated_at)
              SELECT e.app_id, m.id, e.id, 1, 0, $9, now(), now(), now()
-             FROM inserted m JOIN endpoints e ON e.app_id = m.app_id
-             WHERE NOT e.disabled
-               AND (e.event_types IS NULL OR m.event_type = ANY(e.event_types))
+             FROM inserted m JOIN targets e ON e.app_id = m.app_id
+             WHERE (e.event_types IS NULL OR m.event_type = ANY(e.event_types))
                AND (e.channels IS NULL OR e.channels && m.channels)
              RETURNING msg_id
          ), woken AS (

@@ -14,6 +14,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 pub(super) const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
 
+/// Ends a statement that writes deliveries or attempts of the endpoints aliased `e`: it
+/// holds them until commit, so an endpoint being deleted is either waited for or skipped,
+/// and no row is written for an endpoint that is gone (the queue tables have no foreign
+/// keys; see the `queue_without_foreign_keys` migration).
+pub(super) const LOCK_ENDPOINTS: &str = "FOR KEY SHARE OF e";
+
 /// Commits the message and its pending deliveries, due now by the database clock, in one
 /// transaction, and wakes idle workers when it commits if any delivery was created. (Posted
 /// messages normally go through `ingest`, which writes many at once with the same effect.)
@@ -58,7 +64,7 @@ pub(super) async fn create_one(
                   WHERE e.app_id = $1";
     let created = match only {
         Some(endpoint_id) => {
-            let done = sqlx::query(&format!("{insert} AND e.id = $4"))
+            let done = sqlx::query(&format!("{insert} AND e.id = $4 {LOCK_ENDPOINTS}"))
                 .bind(msg.app_id.as_str())
                 .bind(msg.id.as_str())
                 .bind(TriggerType::Manual as i16)
@@ -76,7 +82,7 @@ pub(super) async fn create_one(
             let done = sqlx::query(&format!(
                 "{insert} AND NOT e.disabled
                  AND (e.event_types IS NULL OR $4 = ANY(e.event_types))
-                 AND (e.channels IS NULL OR e.channels && $5::text[])"
+                 AND (e.channels IS NULL OR e.channels && $5::text[]) {LOCK_ENDPOINTS}"
             ))
             .bind(msg.app_id.as_str())
             .bind(msg.id.as_str())

@@ -9,6 +9,7 @@ store_tests!(
     outcome_after_a_lost_lease_is_logged_but_leaves_the_delivery_alone,
     manual_attempts_do_not_spend_scheduled_retries,
     gone_receiver_disables_its_endpoint,
+    deleting_an_endpoint_takes_its_queue_and_log_even_mid_attempt,
 );
 
 pub async fn delivered_outcome_finishes_the_delivery_and_logs_the_attempt(store: DynStore) {
@@ -203,4 +204,67 @@ pub async fn gone_receiver_disables_its_endpoint(store: DynStore) {
     assert!(read.updated_at >= ep.updated_at);
     let (_, n) = post(&store, message(&app.id, "a", None)).await;
     assert_eq!(n, 0, "a disabled endpoint gets no new deliveries");
+}
+
+pub async fn deleting_an_endpoint_takes_its_queue_and_log_even_mid_attempt(store: DynStore) {
+    let app = new_app(&store, None).await;
+    let gone = plain_endpoint(&store, &app.id).await;
+    let kept = plain_endpoint(&store, &app.id).await;
+    let (msg, fanned) = post(&store, message(&app.id, "a", None)).await;
+    assert_eq!(fanned, 2);
+    // One attempt each is logged, then both are leased again.
+    let first = claim(&store, WORKER_A, 10).await;
+    let soon = Utc::now() - chrono::Duration::seconds(1);
+    record(
+        &store,
+        first
+            .iter()
+            .map(|c| outcome(c, WORKER_A, 503, NextStep::RetryAt(soon)))
+            .collect(),
+    )
+    .await;
+    let second = claim(&store, WORKER_A, 10).await;
+    assert_eq!(second.len(), 2);
+
+    store
+        .delete_endpoint(&app.id, &gone.id)
+        .await
+        .expect("delete");
+    // The attempt in flight to the deleted endpoint finishes after it is gone.
+    record(
+        &store,
+        second
+            .iter()
+            .map(|c| outcome(c, WORKER_A, 200, NextStep::Delivered))
+            .collect(),
+    )
+    .await;
+
+    let filter = AttemptFilter {
+        msg_id: Some(msg.clone()),
+        ..no_filter()
+    };
+    let log = store
+        .list_attempts(&app.id, &filter, &first_page(50, Order::Ascending))
+        .await
+        .expect("list");
+    let endpoints: Vec<&EndpointId> = log.items.iter().map(|a| &a.endpoint_id).collect();
+    assert_eq!(
+        endpoints,
+        [&kept.id, &kept.id],
+        "only the kept endpoint's log is left"
+    );
+    let destinations = store
+        .list_attempted_destinations(&app.id, &msg, &first_page(50, Order::Ascending))
+        .await
+        .expect("destinations");
+    let routed: Vec<&EndpointId> = destinations.items.iter().map(|(e, _)| &e.id).collect();
+    assert_eq!(routed, [&kept.id]);
+    let depth = store.queue_depth().await.expect("depth");
+    assert_eq!(
+        (depth.due, depth.delayed, depth.sending, depth.failed),
+        (0, 0, 0, 0),
+        "the deleted endpoint's delivery left the queue"
+    );
+    assert!(claim(&store, WORKER_B, 10).await.is_empty());
 }
