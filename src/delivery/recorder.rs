@@ -3,7 +3,7 @@
 //! batch's commit overlaps the next batch's writes (the stores lock endpoint rows in id
 //! order, so concurrent batches never deadlock).
 
-use super::gate::BreakerPolicy;
+use super::gate::{AnswerMark, BreakerPolicy};
 use crate::store::{DynStore, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +15,15 @@ const MAX_BATCH: usize = 512;
 /// Recorders sharing one worker's queue.
 pub const RECORDERS: usize = 3;
 
+/// What an outcome holds until it is written: the worker's concurrency permit, and the mark
+/// that keeps its answered request out of the endpoint's bulkhead count.
+pub type Held = (OwnedSemaphorePermit, AnswerMark);
+
 /// What one worker's recorders take outcomes from.
-pub type Queue = Arc<Mutex<mpsc::Receiver<(Outcome, OwnedSemaphorePermit)>>>;
+pub type Queue = Arc<Mutex<mpsc::Receiver<(Outcome, Held)>>>;
 
 /// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
-/// Each outcome's concurrency permit is released once the outcome is written, and
+/// What each outcome holds is released once the outcome is written, and
 /// `recorded` is notified, since the written outcomes may have freed bulkhead room.
 ///
 /// A batch that cannot be written is retried with backoff; if the store stays down, the
@@ -28,11 +32,11 @@ pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: A
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.lock().await.recv_many(&mut received, MAX_BATCH).await > 0 {
-        let permits: Vec<OwnedSemaphorePermit> = received
+        let held: Vec<Held> = received
             .drain(..)
-            .map(|(outcome, permit)| {
+            .map(|(outcome, held)| {
                 batch.push(outcome);
-                permit
+                held
             })
             .collect();
         let mut delay = Duration::from_millis(50);
@@ -55,7 +59,7 @@ pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: A
             }
         }
         batch.clear();
-        drop(permits);
+        drop(held);
         recorded.notify_one();
     }
 }

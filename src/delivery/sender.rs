@@ -56,7 +56,11 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .dns_resolver(Arc::new(PolicyResolver::new(&config.allowed_subnets)))
-            .pool_max_idle_per_host(config.endpoint_concurrency.max(8))
+            // Many endpoints can share a host (one receiver service, one path per
+            // customer), so a host may have as many requests in flight as the worker: keep
+            // that many connections, or the rest are closed after each request and dialled
+            // again for the next.
+            .pool_max_idle_per_host(config.worker_concurrency.max(8))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .build()?;

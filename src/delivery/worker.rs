@@ -159,7 +159,7 @@ impl Worker {
         &self,
         delivery: ClaimedDelivery,
         permit: OwnedSemaphorePermit,
-        outcomes: mpsc::Sender<(Outcome, OwnedSemaphorePermit)>,
+        outcomes: mpsc::Sender<(Outcome, recorder::Held)>,
     ) {
         let _in_flight = self.metrics.in_flight();
         // A rate-limited endpoint's slot may lie up to a second ahead: wait for it, holding
@@ -168,6 +168,7 @@ impl Worker {
             tokio::time::sleep(wait).await;
         }
         let result = self.sender.send(&delivery).await;
+        let answer = self.claim_policy.answered.mark(&delivery.endpoint_id);
         let (status, error_class, duration, verdict) = (
             result.status,
             result.error_class,
@@ -188,8 +189,9 @@ impl Worker {
         );
         // The permit travels with the outcome and is freed once it is written, so a worker
         // never holds more unrecorded leases than its concurrency: that bounds what a crash
-        // can duplicate.
-        if outcomes.send((outcome, permit)).await.is_err() {
+        // can duplicate. The answer mark travels too: until the write, the request no
+        // longer counts against the endpoint's bulkhead though its lease still stands.
+        if outcomes.send((outcome, (permit, answer))).await.is_err() {
             tracing::error!("outcome recorder stopped before the worker");
         }
     }

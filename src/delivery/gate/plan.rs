@@ -8,6 +8,7 @@
 //! plan grants and writes back the updated gate state. Held deliveries are not touched:
 //! they keep their attempt count and stay due until their endpoint may take them.
 
+use super::answered::Answered;
 use super::breaker::{BreakerPolicy, BreakerState, EndpointGate};
 use crate::domain::{AppId, EndpointId};
 use chrono::{DateTime, Utc};
@@ -73,6 +74,9 @@ pub struct ClaimPolicy {
     pub rate_lookahead: Duration,
     /// Breaker thresholds.
     pub breaker: BreakerPolicy,
+    /// This worker's answered requests not yet recorded: leased in the store, but no
+    /// longer loading the receiver, so the bulkhead does not count them.
+    pub answered: Answered,
 }
 
 fn interval(rate: u16) -> chrono::Duration {
@@ -97,7 +101,10 @@ impl ClaimPolicy {
             }
             let cap = c.concurrency_limit.unwrap_or(self.endpoint_concurrency) as usize;
             let mut gate = c.gate.clone();
-            let free = cap.saturating_sub(c.in_flight);
+            let sending = c
+                .in_flight
+                .saturating_sub(self.answered.count(&c.endpoint_id));
+            let free = cap.saturating_sub(sending);
             let breaker_allows = match gate.breaker {
                 BreakerState::Closed => usize::MAX,
                 BreakerState::Open if gate.open_until.is_none_or(|t| t <= now) => {
@@ -204,6 +211,7 @@ mod tests {
             endpoint_concurrency: 4,
             rate_lookahead: Duration::from_secs(1),
             breaker: breaker_policy(),
+            answered: Answered::default(),
         }
     }
 
@@ -241,6 +249,30 @@ mod tests {
         assert_eq!(granted(&plan, &deep), 4);
         assert_eq!(granted(&plan, &busy), 1);
         assert_eq!(granted(&plan, &fresh), 1);
+    }
+
+    #[test]
+    fn answered_requests_free_bulkhead_room_but_not_a_second_probe() {
+        let now = Utc::now();
+        let p = policy();
+        let mut c = candidate(10, 10, now);
+        c.in_flight = 4;
+        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 0, "full");
+        let marks = [
+            p.answered.mark(&c.endpoint_id),
+            p.answered.mark(&c.endpoint_id),
+        ];
+        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 2);
+        drop(marks);
+        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 0);
+
+        c.in_flight = 1;
+        c.gate.breaker = BreakerState::HalfOpen;
+        let _probe = p.answered.mark(&c.endpoint_id);
+        assert!(
+            p.plan(&[c.clone()], 100, now).grants.is_empty(),
+            "the probe's outcome decides the breaker before anything else is sent"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! few hundred milliseconds and leave wide margins either side of every boundary.
 
 use super::*;
-use hookline::delivery::gate::EndpointGate;
+use hookline::delivery::gate::{Answered, EndpointGate};
 
 mod breaker;
 mod limits;
@@ -32,6 +32,7 @@ fn gated(concurrency: u32, failures: u32, cooldown: Duration) -> ClaimPolicy {
             max_cooldown: Duration::from_secs(60),
             disable_after: Duration::from_secs(3650 * 24 * 3600),
         },
+        answered: Answered::default(),
     }
 }
 

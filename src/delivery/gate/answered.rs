@@ -1,0 +1,81 @@
+//! Requests a worker has had answered but whose outcomes are not yet recorded.
+//!
+//! The store counts an endpoint's in-flight deliveries by their unexpired leases, and a
+//! lease ends only when its outcome is written. Between the answer and the write (the
+//! outcome waits for the recorder and its commit) the receiver is no longer loaded, so the
+//! bulkhead should not count it: that wait would otherwise cap an endpoint at its bulkhead
+//! per claim-send-record cycle. The worker marks each answer here until it is recorded, and
+//! the claim plan subtracts them from the store's count. Only this worker's own leases are
+//! marked, and they are all among those the store counts.
+
+use crate::domain::EndpointId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Shared by a worker's attempts (which mark answers) and its claims (which read them).
+#[derive(Debug, Clone, Default)]
+pub struct Answered {
+    counts: Arc<Mutex<HashMap<EndpointId, usize>>>,
+}
+
+impl Answered {
+    /// Marks one answered request to `endpoint`, until the returned guard is dropped (once
+    /// its outcome is written).
+    #[must_use]
+    pub fn mark(&self, endpoint: &EndpointId) -> AnswerMark {
+        *self.lock().entry(endpoint.clone()).or_default() += 1;
+        AnswerMark {
+            answered: self.clone(),
+            endpoint: endpoint.clone(),
+        }
+    }
+
+    /// Answered requests to `endpoint` not yet recorded.
+    pub fn count(&self, endpoint: &EndpointId) -> usize {
+        self.lock().get(endpoint).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, usize>> {
+        // The map holds plain counts, consistent after any panic.
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One answered request; unmarks it when dropped.
+#[derive(Debug)]
+pub struct AnswerMark {
+    answered: Answered,
+    endpoint: EndpointId,
+}
+
+impl Drop for AnswerMark {
+    fn drop(&mut self) {
+        let mut counts = self.answered.lock();
+        if let Some(n) = counts.get_mut(&self.endpoint) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.endpoint);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_count_until_dropped() {
+        let answered = Answered::default();
+        let (a, b) = (EndpointId::generate(), EndpointId::generate());
+        let first = answered.mark(&a);
+        let second = answered.mark(&a);
+        let other = answered.mark(&b);
+        assert_eq!((answered.count(&a), answered.count(&b)), (2, 1));
+        drop(first);
+        assert_eq!(answered.count(&a), 1);
+        drop((second, other));
+        assert_eq!((answered.count(&a), answered.count(&b)), (0, 0));
+        assert!(answered.lock().is_empty(), "no entry outlives its marks");
+    }
+}
