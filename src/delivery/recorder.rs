@@ -15,15 +15,16 @@ const MAX_BATCH: usize = 512;
 /// Recorders sharing one worker's queue.
 pub const RECORDERS: usize = 3;
 
-/// What an outcome holds until it is written: the worker's concurrency permit, and the mark
-/// that keeps its answered request out of the endpoint's bulkhead count.
+/// What an outcome holds: the worker's concurrency permit, released once the outcome is
+/// written, and the mark that keeps its answered request out of the endpoint's bulkhead
+/// count while it waits for a recorder.
 pub type Held = (OwnedSemaphorePermit, AnswerMark);
 
 /// What one worker's recorders take outcomes from.
 pub type Queue = Arc<Mutex<mpsc::Receiver<(Outcome, Held)>>>;
 
 /// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
-/// What each outcome holds is released once the outcome is written, and
+/// Each outcome's concurrency permit is released once the outcome is written, and
 /// `recorded` is notified, since the written outcomes may have freed bulkhead room.
 ///
 /// A batch that cannot be written is retried with backoff; if the store stays down, the
@@ -32,11 +33,14 @@ pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: A
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.lock().await.recv_many(&mut received, MAX_BATCH).await > 0 {
-        let held: Vec<Held> = received
+        // The answers count against their bulkheads again from here: once the write
+        // commits the store stops counting their leases, and a claim reading the store
+        // after the commit but the marks before their drop would count them twice.
+        let permits: Vec<OwnedSemaphorePermit> = received
             .drain(..)
-            .map(|(outcome, held)| {
+            .map(|(outcome, (permit, _answer))| {
                 batch.push(outcome);
-                held
+                permit
             })
             .collect();
         let mut delay = Duration::from_millis(50);
@@ -59,7 +63,7 @@ pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: A
             }
         }
         batch.clear();
-        drop(held);
+        drop(permits);
         recorded.notify_one();
     }
 }

@@ -189,8 +189,8 @@ impl Worker {
         );
         // The permit travels with the outcome and is freed once it is written, so a worker
         // never holds more unrecorded leases than its concurrency: that bounds what a crash
-        // can duplicate. The answer mark travels too: until the write, the request no
-        // longer counts against the endpoint's bulkhead though its lease still stands.
+        // can duplicate. The answer mark travels too: until a recorder takes it, the
+        // request no longer counts against the endpoint's bulkhead though its lease stands.
         if outcomes.send((outcome, (permit, answer))).await.is_err() {
             tracing::error!("outcome recorder stopped before the worker");
         }

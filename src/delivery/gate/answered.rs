@@ -1,12 +1,15 @@
 //! Requests a worker has had answered but whose outcomes are not yet recorded.
 //!
 //! The store counts an endpoint's in-flight deliveries by their unexpired leases, and a
-//! lease ends only when its outcome is written. Between the answer and the write (the
-//! outcome waits for the recorder and its commit) the receiver is no longer loaded, so the
-//! bulkhead should not count it: that wait would otherwise cap an endpoint at its bulkhead
-//! per claim-send-record cycle. The worker marks each answer here until it is recorded, and
-//! the claim plan subtracts them from the store's count. Only this worker's own leases are
-//! marked, and they are all among those the store counts.
+//! lease ends only when its outcome is written. While an answered outcome waits for a
+//! recorder the receiver is no longer loaded, so the bulkhead should not count it: that
+//! wait would otherwise cap an endpoint at its bulkhead per claim-send-record cycle.
+//!
+//! The worker marks each answer here until a recorder takes the outcome, and the claim plan,
+//! which runs after the store has counted, subtracts the marks left. A mark is dropped before
+//! its write starts, so any mark the plan sees belongs to a lease the store still counted:
+//! nothing is subtracted twice. (During the write itself the lease counts again, which
+//! errs on the side of the receiver.) Only this worker's own leases are marked.
 
 use crate::domain::EndpointId;
 use std::collections::HashMap;
@@ -19,8 +22,8 @@ pub struct Answered {
 }
 
 impl Answered {
-    /// Marks one answered request to `endpoint`, until the returned guard is dropped (once
-    /// its outcome is written).
+    /// Marks one answered request to `endpoint`, until the returned guard is dropped (when
+    /// a recorder takes its outcome).
     #[must_use]
     pub fn mark(&self, endpoint: &EndpointId) -> AnswerMark {
         *self.lock().entry(endpoint.clone()).or_default() += 1;
