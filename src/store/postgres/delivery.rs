@@ -214,7 +214,7 @@ pub(super) async fn record_outcomes(
                    response, response_duration_ms, trigger_type, error_class, created_at)
          WHERE u.endpoint_id IN (
              SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id LOCK_ENDPOINTS)
-         ON CONFLICT (id) DO NOTHING"
+         ON CONFLICT (msg_id, id) DO NOTHING"
             .replace("LOCK_ENDPOINTS", LOCK_ENDPOINTS),
     )
     .bind(column(&attempts, |a| a.id.as_str()))

@@ -107,7 +107,9 @@ pub(super) async fn expunge_attempt(
     affected(done.rows_affected())
 }
 
-/// The endpoints a message has a delivery to, sorted by endpoint id.
+/// The endpoints a message has a delivery to, sorted by endpoint id: the application's
+/// endpoints in order, each probed for a delivery of the message (deliveries are indexed
+/// by endpoint first).
 pub(super) async fn attempted_destinations(
     db: &PostgresStore,
     app_id: &AppId,
@@ -116,13 +118,13 @@ pub(super) async fn attempted_destinations(
 ) -> StoreResult<Page<(Endpoint, DeliveryState)>> {
     let mut qb = QueryBuilder::new(format!(
         "SELECT {ENDPOINT_COLS}, {DELIVERY_STATE_COLS}
-         FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-         WHERE d.app_id = "
+         FROM endpoints e JOIN deliveries d ON d.endpoint_id = e.id
+         WHERE e.app_id = "
     ));
     qb.push_bind(app_id.as_str())
         .push(" AND d.msg_id = ")
         .push_bind(msg_id.as_str());
-    push_page(&mut qb, "d.endpoint_id", page);
+    push_page(&mut qb, "e.id", page);
     let rows = qb.build().fetch_all(&db.pool).await?;
     let now = now_ms();
     let items = rows
