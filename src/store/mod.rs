@@ -24,12 +24,14 @@ mod sealing;
 mod secret_columns;
 pub mod sqlite;
 mod token;
+mod unreadable;
 
 pub use model::*;
 pub use ops::{AttemptCount, OpenBreaker, OpenBreakers, QueueDepth};
 pub use page::{Cursor, Order, Page, PageRequest};
 pub use sealing::{Sealer, SealingError};
 pub use token::AppToken;
+pub(crate) use unreadable::skip_unreadable;
 
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, Channel, EndpointId, EventTypeName, MessageId};

@@ -17,7 +17,7 @@ use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
     Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError, StoreResult,
-    TriggerType,
+    TriggerType, skip_unreadable,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -128,9 +128,10 @@ async fn claim_once(
             .fetch_all(&mut *tx)
             .await?;
         let now = now_ms();
-        for row in &rows {
-            claimed.push(claimed_delivery(row, now, &db.sealer)?);
-        }
+        claimed = skip_unreadable(rows.iter().map(|row| {
+            let id = col::<i64>(row, "id").unwrap_or_default();
+            (id, claimed_delivery(row, now, &db.sealer))
+        }))?;
         // Hand out each endpoint's send slots in id (creation) order.
         let mut slots: HashMap<&str, std::slice::Iter<'_, DateTime<Utc>>> = plan
             .grants

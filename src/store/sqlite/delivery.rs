@@ -12,9 +12,10 @@ use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::secret_columns::open_retired;
 use crate::store::{
     ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError, StoreResult,
-    TriggerType,
+    TriggerType, skip_unreadable,
 };
 use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -122,36 +123,44 @@ async fn load_claimed(
     let rows = qb.build().fetch_all(conn).await?;
     let locked_until = DateTime::<Utc>::from_timestamp_millis(until)
         .ok_or_else(|| StoreError::Corrupt(format!("lease end {until} is out of range")))?;
-    rows.iter()
-        .map(|row| {
-            let endpoint_id: String = col(row, "endpoint_id")?;
-            let mut secrets =
-                vec![sealer.open_secret(&endpoint_id, &col::<String>(row, "secret")?)?];
-            let retired: String = col(row, "retired_secrets")?;
-            secrets.extend(
-                open_retired(sealer, &endpoint_id, &retired, now)?
-                    .into_iter()
-                    .map(|(secret, _)| secret),
-            );
-            let attempts: i64 = col(row, "attempts")?;
-            Ok(ClaimedDelivery {
-                delivery_id: col(row, "id")?,
-                msg_id: MessageId::from_trusted(col(row, "msg_id")?),
-                app_id: AppId::from_trusted(col(row, "app_id")?),
-                endpoint_id: EndpointId::from_trusted(endpoint_id),
-                url: EndpointUrl::from_trusted(col(row, "url")?),
-                headers: json_col(row, "headers")?,
-                secrets,
-                payload: col(row, "payload")?,
-                attempts_made: u32::try_from(attempts).map_err(|_| {
-                    StoreError::Corrupt(format!("attempt count {attempts} is out of range"))
-                })?,
-                trigger_type: TriggerType::from_i64(col(row, "trigger_type")?),
-                locked_until,
-                not_before: from_ms(now)?,
-            })
-        })
-        .collect()
+    skip_unreadable(rows.iter().map(|row| {
+        let id = col::<i64>(row, "id").unwrap_or_default();
+        (id, read_claimed(row, sealer, now, locked_until))
+    }))
+}
+
+/// One row of [`load_claimed`].
+fn read_claimed(
+    row: &SqliteRow,
+    sealer: &Sealer,
+    now: i64,
+    locked_until: DateTime<Utc>,
+) -> StoreResult<ClaimedDelivery> {
+    let endpoint_id: String = col(row, "endpoint_id")?;
+    let mut secrets = vec![sealer.open_secret(&endpoint_id, &col::<String>(row, "secret")?)?];
+    let retired: String = col(row, "retired_secrets")?;
+    secrets.extend(
+        open_retired(sealer, &endpoint_id, &retired, now)?
+            .into_iter()
+            .map(|(secret, _)| secret),
+    );
+    let attempts: i64 = col(row, "attempts")?;
+    Ok(ClaimedDelivery {
+        delivery_id: col(row, "id")?,
+        msg_id: MessageId::from_trusted(col(row, "msg_id")?),
+        app_id: AppId::from_trusted(col(row, "app_id")?),
+        endpoint_id: EndpointId::from_trusted(endpoint_id),
+        url: EndpointUrl::from_trusted(col(row, "url")?),
+        headers: json_col(row, "headers")?,
+        secrets,
+        payload: col(row, "payload")?,
+        attempts_made: u32::try_from(attempts).map_err(|_| {
+            StoreError::Corrupt(format!("attempt count {attempts} is out of range"))
+        })?,
+        trigger_type: TriggerType::from_i64(col(row, "trigger_type")?),
+        locked_until,
+        not_before: from_ms(now)?,
+    })
 }
 
 /// Appends every attempt, then moves each delivery whose lease the worker still holds.
