@@ -201,8 +201,8 @@ pub(super) async fn record_outcomes(
     }
     let attempts: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
     let mut tx = db.pool.begin().await?;
-    sqlx::query(
-        &"INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
+    sqlx::query(&format!(
+        "INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
              response_status_code, response, response_duration_ms, trigger_type, error_class,
              created_at)
          SELECT u.id, u.app_id, u.msg_id, u.endpoint_id, u.url, u.status,
@@ -214,10 +214,9 @@ pub(super) async fn record_outcomes(
               AS u(id, app_id, msg_id, endpoint_id, url, status, response_status_code,
                    response, response_duration_ms, trigger_type, error_class, created_at)
          WHERE u.endpoint_id IN (
-             SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id LOCK_ENDPOINTS)
+             SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id {LOCK_ENDPOINTS})
          ON CONFLICT (msg_id, id) DO NOTHING"
-            .replace("LOCK_ENDPOINTS", LOCK_ENDPOINTS),
-    )
+    ))
     .bind(column(&attempts, |a| a.id.as_str()))
     .bind(column(&attempts, |a| a.app_id.as_str()))
     .bind(column(&attempts, |a| a.msg_id.as_str()))
