@@ -16,9 +16,9 @@ const MAX_BATCH: usize = 512;
 pub const RECORDERS: usize = 3;
 
 /// What an outcome holds: the worker's concurrency permit, released once the outcome is
-/// written, and the mark that keeps its answered request out of the endpoint's bulkhead
-/// count while it waits for a recorder.
-pub type Held = (OwnedSemaphorePermit, AnswerMark);
+/// written, and for a delivered request the mark that keeps it out of the endpoint's
+/// bulkhead count while it waits for a recorder.
+pub type Held = (OwnedSemaphorePermit, Option<AnswerMark>);
 
 /// What one worker's recorders take outcomes from.
 pub type Queue = Arc<Mutex<mpsc::Receiver<(Outcome, Held)>>>;

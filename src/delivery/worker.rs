@@ -168,7 +168,6 @@ impl Worker {
             tokio::time::sleep(wait).await;
         }
         let result = self.sender.send(&delivery).await;
-        let answer = self.claim_policy.answered.mark(&delivery.endpoint_id);
         let (status, error_class, duration, verdict) = (
             result.status,
             result.error_class,
@@ -176,6 +175,14 @@ impl Worker {
             result.verdict,
         );
         let outcome = self.outcome(delivery, result);
+        // Only a delivered request frees its bulkhead room before it is recorded: a failure
+        // has to reach the breaker first, or a failing receiver would be sent more while
+        // its failures wait for the recorder.
+        let answer = matches!(outcome.next, crate::store::NextStep::Delivered).then(|| {
+            self.claim_policy
+                .answered
+                .mark(&outcome.attempt.endpoint_id)
+        });
         let finish = Finish::of(&outcome.next, verdict);
         self.metrics
             .attempt_finished(status, error_class, duration, finish);

@@ -1,11 +1,13 @@
-//! Requests a worker has had answered but whose outcomes are not yet recorded.
+//! Requests a worker has had delivered but whose outcomes are not yet recorded.
 //!
 //! The store counts an endpoint's in-flight deliveries by their unexpired leases, and a
-//! lease ends only when its outcome is written. While an answered outcome waits for a
+//! lease ends only when its outcome is written. While a delivered outcome waits for a
 //! recorder the receiver is no longer loaded, so the bulkhead should not count it: that
-//! wait would otherwise cap an endpoint at its bulkhead per claim-send-record cycle.
+//! wait would otherwise cap a healthy endpoint at its bulkhead per claim-send-record cycle.
+//! Failures are not marked: they still count until recorded, so the breaker sees them
+//! before the endpoint is sent more (at most the bulkhead goes out past a tripping failure).
 //!
-//! The worker marks each answer here until a recorder takes the outcome, and the claim plan,
+//! The worker marks each delivery here until a recorder takes the outcome, and the claim plan,
 //! which runs after the store has counted, subtracts the marks left. A mark is dropped before
 //! its write starts, so any mark the plan sees belongs to a lease the store still counted:
 //! nothing is subtracted twice. (During the write itself the lease counts again, which

@@ -74,7 +74,7 @@ pub struct ClaimPolicy {
     pub rate_lookahead: Duration,
     /// Breaker thresholds.
     pub breaker: BreakerPolicy,
-    /// This worker's answered requests not yet recorded: leased in the store, but no
+    /// This worker's delivered requests not yet recorded: leased in the store, but no
     /// longer loading the receiver, so the bulkhead does not count them.
     pub answered: Answered,
 }

@@ -182,9 +182,9 @@ fn claimed_delivery(
     })
 }
 
-/// Appends every attempt and moves each delivery whose lease the worker still holds in one
-/// transaction of two statements whatever the batch size (rows travel as arrays), then
-/// folds the attempts into their endpoints' breakers in a second.
+/// Appends every attempt, moves each delivery whose lease the worker still holds and folds
+/// the attempts into their endpoints' breakers, in one transaction of four statements
+/// whatever the batch size (rows travel as arrays).
 ///
 /// An attempt is recorded even when the lease was lost (the request was made); it is
 /// dropped only if its endpoint has been deleted meanwhile, since the log of a deleted
@@ -262,13 +262,8 @@ pub(super) async fn record_outcomes(
     .execute(&mut *tx)
     .await?;
 
-    tx.commit().await?;
-
-    // Breakers in a transaction of their own: it locks the endpoint rows, which every
-    // recorder of the endpoint waits for, and that wait should not hold the attempts and
-    // deliveries above (whose leases count against the bulkhead until they commit). A retry
-    // after a failure here rewrites nothing above: the attempts exist, the leases are gone.
-    let mut tx = db.pool.begin().await?;
+    // In the same transaction: a failure's lease must not end (freeing bulkhead room)
+    // before its breaker has counted it.
     gate::record_breakers(&mut tx, outcomes, breaker, now_ms()).await?;
     tx.commit().await?;
     Ok(())
