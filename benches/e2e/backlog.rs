@@ -42,25 +42,12 @@ struct Scrape {
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("hookline-e2e-").tempdir()?;
     let db = Database::create(args.store, dir.path(), &args.postgres_url).await?;
-    let mut task = tokio::spawn(measure(
+    let task = tokio::spawn(measure(
         args.clone(),
         db.url().to_owned(),
         dir.path().to_owned(),
     ));
-    let result = tokio::select! {
-        joined = &mut task => joined.map_err(|e| anyhow!("the bench panicked: {e}")).and_then(|r| r),
-        _ = tokio::signal::ctrl_c() => {
-            task.abort();
-            let _ = (&mut task).await;
-            Err(anyhow!("interrupted"))
-        }
-    };
-    match (result, db.drop_now().await) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Ok(()), Err(drop_err)) => Err(drop_err),
-        (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(drop_err)) => Err(e.context(format!("also: {drop_err:#}"))),
-    }
+    db.run_then_drop(task).await
 }
 
 async fn measure(args: Args, db_url: String, dir: std::path::PathBuf) -> anyhow::Result<()> {

@@ -84,6 +84,34 @@ impl Database {
         }
     }
 
+    /// Waits for `task`, the run on this database (aborting it on Ctrl-C), then drops the
+    /// database whatever happened. On its own task a panic still comes back here; the task
+    /// owns the processes, whose guard kills them when it ends or is aborted.
+    ///
+    /// # Errors
+    /// The run's error (a panic or Ctrl-C included), or else the drop's.
+    pub async fn run_then_drop<T: Send + 'static>(
+        self,
+        mut task: tokio::task::JoinHandle<anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let result = tokio::select! {
+            joined = &mut task => joined
+                .map_err(|e| anyhow::anyhow!("the bench panicked: {e}"))
+                .and_then(|r| r),
+            _ = tokio::signal::ctrl_c() => {
+                task.abort();
+                let _ = (&mut task).await;
+                Err(anyhow::anyhow!("interrupted"))
+            }
+        };
+        match (result, self.drop_now().await) {
+            (Ok(done), Ok(())) => Ok(done),
+            (Ok(_), Err(drop_err)) => Err(drop_err),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(drop_err)) => Err(e.context(format!("also: {drop_err:#}"))),
+        }
+    }
+
     /// Drops a Postgres database, disconnecting whoever is still connected.
     ///
     /// # Errors

@@ -80,29 +80,14 @@ pub struct Outcome {
 pub async fn run_once(args: &Args, bad: Option<BadReceivers>) -> anyhow::Result<Outcome> {
     let dir = tempfile::Builder::new().prefix("hookline-e2e-").tempdir()?;
     let db = Database::create(args.store, dir.path(), &args.postgres_url).await?;
-    // On its own task, so a panic still comes back here and the database is dropped; the
-    // task owns the processes, whose guard kills them when it ends or is aborted.
-    let mut task = tokio::spawn(measure(
+    let task = tokio::spawn(measure(
         args.clone(),
         bad,
         db.url().to_owned(),
         db.backends(),
         dir.path().to_owned(),
     ));
-    let result = tokio::select! {
-        joined = &mut task => joined.map_err(|e| anyhow!("the bench panicked: {e}")).and_then(|r| r),
-        _ = tokio::signal::ctrl_c() => {
-            task.abort();
-            let _ = (&mut task).await;
-            Err(anyhow!("interrupted"))
-        }
-    };
-    match (result, db.drop_now().await) {
-        (Ok(outcome), Ok(())) => Ok(outcome),
-        (Ok(_), Err(drop_err)) => Err(drop_err),
-        (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(drop_err)) => Err(e.context(format!("also: {drop_err:#}"))),
-    }
+    db.run_then_drop(task).await
 }
 
 async fn measure(

@@ -222,7 +222,7 @@ async fn health(
         .endpoint_health(&app.id, &endpoint.id)
         .await
         .map_err(gone("endpoint", &ep_key))?;
-    let default_concurrency = st.config.claim_policy().endpoint_concurrency;
+    let default_concurrency = u32::try_from(st.config.endpoint_concurrency).unwrap_or(u32::MAX);
     Ok(Json(EndpointHealthOut::new(health, default_concurrency)))
 }
 

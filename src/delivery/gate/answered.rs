@@ -28,7 +28,15 @@ impl Answered {
     /// a recorder takes its outcome).
     #[must_use]
     pub fn mark(&self, endpoint: &EndpointId) -> AnswerMark {
-        *self.lock().entry(endpoint.clone()).or_default() += 1;
+        let mut counts = self.lock();
+        // The key is cloned only for an endpoint not marked yet (this runs per delivery).
+        match counts.get_mut(endpoint) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(endpoint.clone(), 1);
+            }
+        }
+        drop(counts);
         AnswerMark {
             answered: self.clone(),
             endpoint: endpoint.clone(),

@@ -5,7 +5,7 @@
 //! its own.
 
 use super::codec::ms;
-use super::messages::{self, EVENT_ID_TAKEN};
+use super::messages::{self, EVENT_ID_TAKEN, LOCK_ENDPOINTS};
 use super::notify::CHANNEL;
 use crate::store::ingest::Job;
 use crate::store::{StoreError, StoreResult, TriggerType};
@@ -67,7 +67,7 @@ async fn insert_batch(pool: &PgPool, batch: &[Job]) -> StoreResult<HashMap<Strin
         expires.push(msg.created_at.checked_add_signed(new.retention).map(ms));
     }
     // The fan-out filter is `domain::routing::subscribes` in SQL, as in `messages::create_one`.
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
         "WITH input AS (
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                   $6::text[], $7::timestamptz[], $8::timestamptz[])
@@ -77,19 +77,18 @@ async fn insert_batch(pool: &PgPool, batch: &[Job]) -> StoreResult<HashMap<Strin
                  (id, app_id, event_type, event_id, channels, payload, created_at, expires_at)
              SELECT id, app_id, event_type, event_id,
                     CASE WHEN channels IS NULL THEN NULL
-                         WHEN channels = '' THEN '{}'::text[]
+                         WHEN channels = '' THEN '{{}}'::text[]
                          ELSE string_to_array(channels, ',') END,
                     payload, created_at, expires_at
              FROM input
              ON CONFLICT DO NOTHING
              RETURNING id, app_id, event_type, channels
          ), targets AS (
-             -- Each enabled endpoint of the batch's applications, locked once (see
-             -- `messages::LOCK_ENDPOINTS`).
+             -- Each enabled endpoint of the batch's applications, locked once.
              SELECT e.id, e.app_id, e.event_types, e.channels FROM endpoints e
              WHERE e.app_id = ANY($2) AND NOT e.disabled
              ORDER BY e.id
-             FOR KEY SHARE OF e
+             {LOCK_ENDPOINTS}
          ), fanned AS (
              INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts,
                                      trigger_type, due_at, created_at, updated_at)
@@ -106,8 +105,8 @@ async fn insert_batch(pool: &PgPool, batch: &[Job]) -> StoreResult<HashMap<Strin
          FROM inserted m
          LEFT JOIN (SELECT msg_id, count(*) AS n FROM fanned GROUP BY msg_id) AS f
              ON f.msg_id = m.id
-         CROSS JOIN (SELECT count(*) AS notified FROM woken) AS w",
-    )
+         CROSS JOIN (SELECT count(*) AS notified FROM woken) AS w"
+    ))
     .bind(&ids)
     .bind(&apps)
     .bind(&types)
