@@ -1,11 +1,12 @@
 //! The delivery queue: claims under a lease, outcomes, releases and manual re-queues.
 //!
-//! A delivery is claimable when `status IN (1, 3) AND due_at <= now()`: pending and due, or
-//! sending with an expired lease (its worker died). Claiming sets `status = 3`,
-//! `due_at = now() + lease` and `locked_by`; an outcome or release only applies while
-//! `locked_by` still names the worker and the status is still 3. Queue times (`due_at`,
-//! leases) use the database clock, so workers on machines with skewed clocks agree on
-//! which leases have expired.
+//! A delivery is claimable when `status = 1 AND due_at <= now()`: pending and due. Claiming
+//! sets `status = 3`, `due_at = now() + lease` and `locked_by`; an outcome or release only
+//! applies while `locked_by` still names the worker. A lease that expires (its worker died
+//! or stalled) is put back to pending by the next claim, keeping `locked_by`, so a late
+//! outcome of the stalled worker still applies until another worker leases the delivery.
+//! Queue times (`due_at`, leases) use the database clock, so workers on machines with
+//! skewed clocks agree on which leases have expired.
 
 use super::PostgresStore;
 use super::codec::{
@@ -22,7 +23,8 @@ use crate::store::{
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, and
 /// returns everything needed to send them. Runs inside the claim's transaction, which
@@ -31,19 +33,23 @@ const LEASE: &str = "
 WITH g AS (
     SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS g(endpoint_id, n)
 ), picked AS (
-    SELECT p.id FROM g CROSS JOIN LATERAL (
-        SELECT d.id FROM deliveries d
-        WHERE d.endpoint_id = g.endpoint_id AND d.status IN (1, 3) AND d.due_at <= now()
+    SELECT p.ctid FROM g CROSS JOIN LATERAL (
+        SELECT d.ctid FROM deliveries d
+        WHERE d.endpoint_id = g.endpoint_id AND d.status = 1 AND d.due_at <= now()
         ORDER BY d.due_at, d.id
-        LIMIT g.n
-        FOR UPDATE SKIP LOCKED) p
+        LIMIT g.n) p
 ), leased AS (
+    -- The picked row versions by their ctid: a heap fetch each instead of a primary key
+    -- descent each, and no row lock before the update's own (claims of one endpoint
+    -- are serialised by its `endpoint_claims` row). A row another writer changed
+    -- meanwhile (a late outcome, a resend, an endpoint's deletion) is rechecked: leased
+    -- only if it is still pending.
     -- `= ANY(ARRAY(…))`, not a join: the planner cannot know how few rows `picked` has (its
     -- LIMITs are parameters) and would join by scanning the whole table.
     UPDATE deliveries d
     SET status = 3, due_at = now() + $3 * interval '1 millisecond', locked_by = $4,
         updated_at = now()
-    WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
+    WHERE d.ctid = ANY(ARRAY(SELECT ctid FROM picked)) AND d.status = 1
     RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.due_at
 )
 SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
@@ -53,6 +59,41 @@ FROM leased l
 JOIN messages m ON m.id = l.msg_id
 JOIN endpoints e ON e.id = l.endpoint_id
 ORDER BY l.id";
+
+/// Puts expired leases back to pending, due since their lease ran out; rows another
+/// claimer is reaping are skipped. A pass over `deliveries_sending`, stepping over its
+/// dead entries (every lease ended since the last vacuum), so claims run it only every
+/// [`REAP_INTERVAL`], or when they find nothing else due.
+const REAP: &str = "
+UPDATE deliveries SET status = 1, updated_at = now()
+WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM deliveries WHERE status = 3 AND due_at <= now()
+    FOR UPDATE SKIP LOCKED))
+  AND status = 3";
+
+/// Longest an expired lease waits to be put back while other work is due.
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// When this process last reaped expired leases on a timer.
+#[derive(Default)]
+pub(super) struct Reaped(Mutex<Option<Instant>>);
+
+impl Reaped {
+    /// Whether a claim is to reap now; if so, the time is taken.
+    fn due(&self) -> bool {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = last.is_none_or(|at| at.elapsed() >= REAP_INTERVAL);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+}
+
+/// Runs [`REAP`]; returns how many leases it put back.
+async fn reap(conn: &mut sqlx::PgConnection) -> StoreResult<u64> {
+    Ok(sqlx::query(REAP).execute(conn).await?.rows_affected())
+}
 
 /// Leases up to `limit` due deliveries in one transaction, as the claim policy splits
 /// them across endpoints (see [`ClaimPolicy::plan`]): due deliveries of disabled endpoints
@@ -92,11 +133,15 @@ async fn claim_once(
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let lease_ms = duration_ms(lease).max(1);
     let mut tx = db.pool.begin().await?;
-    let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
-        .fetch_one(&mut *tx)
-        .await?;
-    let (candidates, skipped) =
-        gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
+    let reaped = db.reaped.due();
+    if reaped {
+        reap(&mut tx).await?;
+    }
+    let mut found = gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
+    if found.0.is_empty() && !reaped && reap(&mut tx).await? > 0 {
+        found = gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
+    }
+    let (candidates, skipped, db_now) = found;
     if candidates.is_empty() {
         tx.commit().await?;
         return Ok((Vec::new(), skipped));
@@ -106,7 +151,7 @@ async fn claim_once(
         let ids: Vec<&str> = plan.disabled.iter().map(|e| e.as_str()).collect();
         sqlx::query(
             "UPDATE deliveries SET status = 2, due_at = NULL, locked_by = NULL, updated_at = now()
-             WHERE endpoint_id = ANY($1) AND status IN (1, 3) AND due_at <= now()",
+             WHERE endpoint_id = ANY($1) AND status = 1 AND due_at <= now()",
         )
         .bind(ids)
         .execute(&mut *tx)
@@ -248,11 +293,14 @@ pub(super) async fn record_outcomes(
         "UPDATE deliveries d
          SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.spent,
              locked_by = NULL, trigger_type = 0, updated_at = now()
-         FROM UNNEST($1::bigint[], $2::smallint[], $3::timestamptz[], $4::integer[],
-                     $5::text[]) AS u(id, status, due_at, spent, worker)
-         WHERE d.id = u.id AND d.locked_by = u.worker AND d.status = 3",
+         FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::timestamptz[],
+                     $5::integer[], $6::text[])
+              AS u(endpoint_id, msg_id, status, due_at, spent, worker)
+         WHERE d.endpoint_id = u.endpoint_id AND d.msg_id = u.msg_id
+           AND d.locked_by = u.worker AND d.status IN (1, 3)",
     )
-    .bind(column(outcomes, |o| o.delivery_id))
+    .bind(column(&attempts, |a| a.endpoint_id.as_str()))
+    .bind(column(&attempts, |a| a.msg_id.as_str()))
     .bind(statuses)
     .bind(due_ats)
     .bind(column(outcomes, |o| {

@@ -28,20 +28,20 @@ const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.break
     e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
     e.failing_since, c.rate_tat, c.last_served_at, e.created_at AS e_created_at";
 
-/// Endpoints with due work and when their oldest became due, oldest first. The recursive
-/// CTE is a loose index scan over `deliveries_ready`: one probe per endpoint with waiting
-/// deliveries, however deep its backlog. Takes no locks.
+/// Endpoints with due work and when their oldest became due, oldest first, each with the
+/// database clock. The recursive CTE is a loose index scan over `deliveries_ready`: one
+/// probe per endpoint with waiting deliveries, however deep its backlog. Takes no locks.
 const HEADS: &str = "
 WITH RECURSIVE heads AS (
     (SELECT endpoint_id, due_at FROM deliveries
-     WHERE status IN (1, 3) ORDER BY endpoint_id, due_at LIMIT 1)
+     WHERE status = 1 ORDER BY endpoint_id, due_at LIMIT 1)
     UNION ALL
     SELECT n.endpoint_id, n.due_at FROM heads h CROSS JOIN LATERAL (
         SELECT endpoint_id, due_at FROM deliveries
-        WHERE status IN (1, 3) AND endpoint_id > h.endpoint_id
+        WHERE status = 1 AND endpoint_id > h.endpoint_id
         ORDER BY endpoint_id, due_at LIMIT 1) n
 )
-SELECT endpoint_id, due_at FROM heads WHERE due_at <= now() ORDER BY due_at LIMIT $1";
+SELECT endpoint_id, due_at, now() FROM heads WHERE due_at <= now() ORDER BY due_at LIMIT $1";
 
 /// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
 /// endpoints another claimer holds are skipped. Due deliveries are counted up to what the
@@ -53,7 +53,7 @@ const LOCK: &str = "
 SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.status IN (1, 3) AND d.due_at <= now()
+            WHERE d.endpoint_id = e.id AND d.status = 1 AND d.due_at <= now()
             ORDER BY d.due_at, d.id
             LIMIT LEAST($1, COALESCE(e.concurrency_limit, $4))) x) AS due,
        (SELECT count(*) FROM deliveries d
@@ -101,21 +101,23 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
 }
 
 /// The claim's candidates, with their `endpoint_claims` rows (and the rows of throttled
-/// applications) locked until the transaction ends, and how many endpoints with due work
-/// were skipped because another claimer holds them.
+/// applications) locked until the transaction ends, how many endpoints with due work were
+/// skipped because another claimer holds them, and the database clock (unread if nothing
+/// is due).
 pub(super) async fn candidates(
     conn: &mut PgConnection,
     limit: usize,
     endpoint_concurrency: u32,
-) -> StoreResult<(Vec<Candidate>, usize)> {
-    let heads: Vec<(String, DateTime<Utc>)> = sqlx::query_as(HEADS)
+) -> StoreResult<(Vec<Candidate>, usize, DateTime<Utc>)> {
+    let heads: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(HEADS)
         .bind(MAX_CANDIDATES)
         .fetch_all(&mut *conn)
         .await?;
-    if heads.is_empty() {
-        return Ok((Vec::new(), 0));
-    }
-    let (ids, times): (Vec<String>, Vec<DateTime<Utc>>) = heads.into_iter().unzip();
+    let Some(&(_, _, db_now)) = heads.first() else {
+        return Ok((Vec::new(), 0, DateTime::UNIX_EPOCH));
+    };
+    let (ids, times): (Vec<String>, Vec<DateTime<Utc>>) =
+        heads.into_iter().map(|(id, head, _)| (id, head)).unzip();
     let rows = sqlx::query(&LOCK.replace("GATE_COLS", GATE_COLS))
         .bind(limit_param(limit))
         .bind(&ids)
@@ -161,7 +163,7 @@ pub(super) async fn candidates(
         candidates.retain(|c| c.app_throttle_rate.is_none() || locked.contains(c.app_id.as_str()));
     }
     let skipped = ids.len() - candidates.len();
-    Ok((candidates, skipped))
+    Ok((candidates, skipped, db_now))
 }
 
 /// Writes back what a claim's plan changed: breakers moved to half-open, rate slot times.
@@ -318,7 +320,9 @@ pub(super) async fn endpoint_health(
                      WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now())
                      AS in_flight,
                 (SELECT count(*) FROM deliveries d
-                     WHERE d.endpoint_id = e.id AND d.status IN (1, 3)) AS backlog
+                     WHERE d.endpoint_id = e.id AND d.status = 1)
+                  + (SELECT count(*) FROM deliveries d
+                     WHERE d.endpoint_id = e.id AND d.status = 3) AS backlog
          FROM endpoints e JOIN applications a ON a.id = e.app_id
          LEFT JOIN endpoint_claims c ON c.endpoint_id = e.id
          WHERE e.app_id = $1 AND e.id = $2"

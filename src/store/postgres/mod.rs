@@ -46,6 +46,8 @@ pub struct PostgresStore {
     sealer: Sealer,
     /// Writes posted messages in batches.
     ingest: super::ingest::Ingest,
+    /// When this process's claims last put expired leases back in the queue.
+    reaped: delivery::Reaped,
 }
 
 impl PostgresStore {
@@ -84,6 +86,7 @@ impl PostgresStore {
             wakeup,
             sealer,
             ingest,
+            reaped: delivery::Reaped::default(),
         })
     }
 }

@@ -1,7 +1,6 @@
 //! Fleet-wide views in Postgres: queue depth, attempt throughput, breakers not closed.
 //!
-//! Each query is a range scan of one index of the `operability` migration; none takes a
-//! lock. Times are the server's `now()`, the clock claims and leases use.
+//! Each query is a range scan of one index; none takes a lock. Times are the server's `now()`, the clock claims and leases use.
 
 use super::PostgresStore;
 use super::codec::{col, duration_ms, limit_param, ms};
@@ -11,23 +10,25 @@ use crate::store::{AttemptCount, OpenBreaker, OpenBreakers, QueueDepth, StoreRes
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-/// Counts by state over `deliveries_by_state`: one index range per subquery. They are
-/// index-only scans where the visibility map allows; on a busy queue recently updated pages
-/// still cost heap visits, so a scrape of a million due rows reads about that many index
-/// entries and some heap pages; the metrics scrape caches the result for a second. The
-/// oldest due delivery is the smaller of the two states' minimum `due_at` (one index probe
-/// each), if that is not in the future.
+/// Counts by state, each over the partial index of its state: pending deliveries over
+/// `deliveries_ready` (one pass for both due and delayed), leased ones over
+/// `deliveries_sending`, failed ones over `deliveries_failed`. The passes are index-only
+/// where the visibility map allows; on a busy queue recently updated pages still cost heap
+/// visits, so a scrape of a million pending rows reads about that many index entries and
+/// some heap pages; the metrics scrape caches the result for a second. The oldest due
+/// delivery is the smaller of the two states' minimum `due_at`, if that is not in the
+/// future.
 const QUEUE: &str = "SELECT
-    (SELECT count(*) FROM deliveries WHERE status = 1 AND due_at <= now())
-  + (SELECT count(*) FROM deliveries WHERE status = 3 AND due_at <= now()) AS due,
-    (SELECT count(*) FROM deliveries WHERE status = 1 AND due_at > now()) AS delayed,
-    (SELECT count(*) FROM deliveries WHERE status = 3 AND due_at > now()) AS sending,
+    p.due + s.due AS due, p.delayed, s.sending,
     (SELECT count(*) FROM deliveries WHERE status = 2) AS failed,
-    NULLIF(LEAST(
-        COALESCE((SELECT min(due_at) FROM deliveries WHERE status = 1), 'infinity'),
-        COALESCE((SELECT min(due_at) FROM deliveries WHERE status = 3), 'infinity')
-    ), 'infinity') AS head,
-    now() AS now";
+    NULLIF(LEAST(COALESCE(p.head, 'infinity'), COALESCE(s.head, 'infinity')), 'infinity') AS head,
+    now() AS now
+FROM (SELECT count(*) FILTER (WHERE due_at <= now()) AS due,
+             count(*) FILTER (WHERE due_at > now()) AS delayed, min(due_at) AS head
+      FROM deliveries WHERE status = 1) p,
+     (SELECT count(*) FILTER (WHERE due_at <= now()) AS due,
+             count(*) FILTER (WHERE due_at > now()) AS sending, min(due_at) AS head
+      FROM deliveries WHERE status = 3) s";
 
 pub(super) async fn queue_depth(db: &PostgresStore) -> StoreResult<QueueDepth> {
     let row = sqlx::query(QUEUE).fetch_one(&db.pool).await?;
