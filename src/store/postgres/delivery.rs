@@ -234,8 +234,9 @@ fn claimed_delivery(
 /// An attempt is recorded even when the lease was lost (the request was made); it is
 /// dropped only if its endpoint has been deleted meanwhile, since the log of a deleted
 /// endpoint is deleted with it (messages are deleted only with their application, which
-/// takes its endpoints too). An attempt id already recorded is skipped, so a
-/// batch retried after a commit whose acknowledgement was lost does not fail forever.
+/// takes its endpoints too). The attempts go in as a plain insert; if one of them is
+/// already recorded (a batch retried after a commit whose acknowledgement was lost), the
+/// transaction is redone skipping the recorded ones, so such a batch does not fail forever.
 pub(super) async fn record_outcomes(
     db: &PostgresStore,
     outcomes: &[Outcome],
@@ -244,6 +245,23 @@ pub(super) async fn record_outcomes(
     if outcomes.is_empty() {
         return Ok(());
     }
+    match write_outcomes(db, outcomes, breaker, "").await {
+        Err(StoreError::Database(sqlx::Error::Database(e)))
+            if e.kind() == sqlx::error::ErrorKind::UniqueViolation =>
+        {
+            write_outcomes(db, outcomes, breaker, "ON CONFLICT (msg_id, id) DO NOTHING").await
+        }
+        written => written,
+    }
+}
+
+/// The transaction of [`record_outcomes`], with `on_conflict` ending the attempt insert.
+async fn write_outcomes(
+    db: &PostgresStore,
+    outcomes: &[Outcome],
+    breaker: &BreakerPolicy,
+    on_conflict: &str,
+) -> StoreResult<()> {
     let attempts: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
     let mut tx = db.pool.begin().await?;
     sqlx::query(&format!(
@@ -260,7 +278,7 @@ pub(super) async fn record_outcomes(
                    response, response_duration_ms, trigger_type, error_class, created_at)
          WHERE u.endpoint_id IN (
              SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id {LOCK_ENDPOINTS})
-         ON CONFLICT (msg_id, id) DO NOTHING"
+         {on_conflict}"
     ))
     .bind(column(&attempts, |a| a.id.as_str()))
     .bind(column(&attempts, |a| a.app_id.as_str()))
