@@ -63,7 +63,7 @@ ORDER BY l.id";
 /// Puts expired leases back to pending, due since their lease ran out; rows another
 /// claimer is reaping are skipped. A pass over `deliveries_sending`, stepping over its
 /// dead entries (every lease ended since the last vacuum), so claims run it only every
-/// [`REAP_INTERVAL`], or when they find nothing else due.
+/// [`REAP_INTERVAL`], or every [`IDLE_REAP_INTERVAL`] when they find nothing else due.
 const REAP: &str = "
 UPDATE deliveries SET status = 1, updated_at = now()
 WHERE ctid = ANY(ARRAY(
@@ -74,15 +74,20 @@ WHERE ctid = ANY(ARRAY(
 /// Longest an expired lease waits to be put back while other work is due.
 const REAP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// When this process last reaped expired leases on a timer.
+/// Shortest time between two reaps of claims that found nothing due: a worker that keeps
+/// up with ingest claims many times a second, mostly finding nothing.
+const IDLE_REAP_INTERVAL: Duration = Duration::from_millis(100);
+
+/// When this process last reaped expired leases.
 #[derive(Default)]
 pub(super) struct Reaped(Mutex<Option<Instant>>);
 
 impl Reaped {
-    /// Whether a claim is to reap now; if so, the time is taken.
-    fn due(&self) -> bool {
+    /// Whether a claim is to reap now, `interval` after the last reap; if so, the time is
+    /// taken.
+    fn due(&self, interval: Duration) -> bool {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let due = last.is_none_or(|at| at.elapsed() >= REAP_INTERVAL);
+        let due = last.is_none_or(|at| at.elapsed() >= interval);
         if due {
             *last = Some(Instant::now());
         }
@@ -133,12 +138,11 @@ async fn claim_once(
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let lease_ms = duration_ms(lease).max(1);
     let mut tx = db.pool.begin().await?;
-    let reaped = db.reaped.due();
-    if reaped {
+    if db.reaped.due(REAP_INTERVAL) {
         reap(&mut tx).await?;
     }
     let mut found = gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
-    if found.0.is_empty() && !reaped && reap(&mut tx).await? > 0 {
+    if found.0.is_empty() && db.reaped.due(IDLE_REAP_INTERVAL) && reap(&mut tx).await? > 0 {
         found = gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
     }
     let (candidates, skipped, db_now) = found;
