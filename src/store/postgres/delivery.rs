@@ -3,8 +3,9 @@
 //! A delivery is claimable when `status = 1 AND due_at <= now()`: pending and due. Claiming
 //! sets `status = 3`, `due_at = now() + lease` and `locked_by`; an outcome or release only
 //! applies while `locked_by` still names the worker. A lease that expires (its worker died
-//! or stalled) is put back to pending by the next claim, keeping `locked_by`, so a late
-//! outcome of the stalled worker still applies until another worker leases the delivery.
+//! or stalled) is put back to pending by a later claim (within a second), keeping
+//! `locked_by`, so a late outcome of the stalled worker still applies until the delivery
+//! is leased again.
 //! Queue times (`due_at`, leases) use the database clock, so workers on machines with
 //! skewed clocks agree on which leases have expired.
 

@@ -1,6 +1,7 @@
 //! Fleet-wide views in Postgres: queue depth, attempt throughput, breakers not closed.
 //!
-//! Each query is a range scan of one index; none takes a lock. Times are the server's `now()`, the clock claims and leases use.
+//! Each query reads partial indexes only; none takes a lock. Times are the server's
+//! `now()`, the clock claims and leases use.
 
 use super::PostgresStore;
 use super::codec::{col, duration_ms, limit_param, ms};
