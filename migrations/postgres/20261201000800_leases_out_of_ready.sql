@@ -6,8 +6,8 @@
 --   expires (its worker died) is put back to pending by a later claim, through
 --   `deliveries_sending`.
 -- * `deliveries_sending` holds leased deliveries by endpoint and lease expiry: an endpoint's
---   in-flight count is a range of it, and finding expired leases is one pass over it, as
---   short as the work in flight.
+--   in-flight count is a range of it, and finding expired leases is one pass over it
+--   (claims make that pass once a second, since the index keeps dead entries until vacuum).
 -- * `deliveries_by_state` goes: the queue depth counts pending deliveries over
 --   `deliveries_ready`, leased ones over `deliveries_sending` and failed ones over the new
 --   `deliveries_failed`, which is written only when a delivery fails.
