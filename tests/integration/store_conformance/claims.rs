@@ -5,6 +5,7 @@ use std::time::Instant;
 
 store_tests!(
     claimed_delivery_is_not_claimed_again_until_its_lease_expires,
+    an_expired_lease_comes_back_while_other_deliveries_are_due,
     claim_takes_at_most_the_batch_limit,
     deliveries_to_a_disabled_endpoint_are_failed_not_claimed,
     released_deliveries_are_due_again_without_spending_an_attempt,
@@ -49,6 +50,34 @@ pub async fn claimed_delivery_is_not_claimed_again_until_its_lease_expires(store
     assert_eq!(
         reclaimed[0].attempts_made, 0,
         "a lost lease is not an attempt"
+    );
+}
+
+pub async fn an_expired_lease_comes_back_while_other_deliveries_are_due(store: DynStore) {
+    let app = new_app(&store, None).await;
+    plain_endpoint(&store, &app.id).await;
+    let (stale, _) = post(&store, message(&app.id, "a", None)).await;
+    let leased = store
+        .claim(WORKER_A, 10, SHORT_LEASE, &open_policy())
+        .await
+        .expect("claim");
+    assert_eq!(leased.len(), 1);
+    let (fresh, _) = post(&store, message(&app.id, "a", None)).await;
+
+    // Past the lease, and past the second within which claims that keep finding work
+    // still look for expired leases.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut claimed = claim(&store, WORKER_B, 10).await;
+    claimed.sort_by(|a, b| a.msg_id.as_str().cmp(b.msg_id.as_str()));
+    let got: Vec<(&str, u32)> = claimed
+        .iter()
+        .map(|c| (c.msg_id.as_str(), c.attempts_made))
+        .collect();
+    let mut want = vec![(stale.as_str(), 0), (fresh.as_str(), 0)];
+    want.sort_unstable();
+    assert_eq!(
+        got, want,
+        "the expired lease is claimed with the fresh delivery"
     );
 }
 

@@ -7,6 +7,7 @@ store_tests!(
     retry_outcome_makes_the_delivery_due_at_the_given_time,
     failed_outcome_fails_the_delivery,
     outcome_after_a_lost_lease_is_logged_but_leaves_the_delivery_alone,
+    late_outcome_applies_while_no_other_worker_has_leased_the_delivery,
     manual_attempts_do_not_spend_scheduled_retries,
     gone_receiver_disables_its_endpoint,
     deleting_an_endpoint_takes_its_queue_and_log_even_mid_attempt,
@@ -148,6 +149,33 @@ pub async fn outcome_after_a_lost_lease_is_logged_but_leaves_the_delivery_alone(
         next[0].attempts_made, 1,
         "only the lease holder's attempt counts"
     );
+}
+
+pub async fn late_outcome_applies_while_no_other_worker_has_leased_the_delivery(store: DynStore) {
+    let app = new_app(&store, None).await;
+    let ep = plain_endpoint(&store, &app.id).await;
+    let (msg, _) = post(&store, message(&app.id, "a", None)).await;
+    let slow = store
+        .claim(WORKER_A, 1, SHORT_LEASE, &open_policy())
+        .await
+        .expect("claim")
+        .remove(0);
+    tokio::time::sleep(SHORT_LEASE + Duration::from_millis(150)).await;
+    // A claim that may find the expired lease but takes nothing.
+    assert!(claim(&store, WORKER_B, 0).await.is_empty());
+
+    record(
+        &store,
+        vec![outcome(&slow, WORKER_A, 200, NextStep::Delivered)],
+    )
+    .await;
+    let state = state_of(&store, &app.id, &msg, &ep.id).await;
+    assert_eq!(
+        (state.status, state.next_attempt),
+        (DeliveryStatus::Success, None),
+        "nobody else took the delivery, so the slow worker's answer stands"
+    );
+    assert!(claim(&store, WORKER_B, 10).await.is_empty());
 }
 
 pub async fn manual_attempts_do_not_spend_scheduled_retries(store: DynStore) {
