@@ -312,6 +312,8 @@ async fn write_outcomes(
         due_ats.push(due_at);
     }
     // Manual attempts spend no retry; either way the next attempt is a scheduled one.
+    // Planned afresh each time (not a prepared statement): a plan cached while the queue
+    // was small joins by scanning the whole table, and keeps doing so as it grows.
     sqlx::query(
         "UPDATE deliveries d
          SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.spent,
@@ -330,6 +332,7 @@ async fn write_outcomes(
         i32::from(o.attempt.trigger_type == TriggerType::Scheduled)
     }))
     .bind(column(outcomes, |o| o.worker_id.as_str()))
+    .persistent(false)
     .execute(&mut *tx)
     .await?;
 
