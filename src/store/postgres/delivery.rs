@@ -312,8 +312,11 @@ async fn write_outcomes(
         due_ats.push(due_at);
     }
     // Manual attempts spend no retry; either way the next attempt is a scheduled one.
-    // Planned afresh each time (not a prepared statement): a plan cached while the queue
-    // was small joins by scanning the whole table, and keeps doing so as it grows.
+    // The rows are found one key at a time (a `LIMIT 1` per key can only be an index
+    // probe), then updated by row version. A plain join on the key is planned as a hash
+    // join over the whole table while the planner thinks it small (no statistics yet, or
+    // a plan cached early), and stays so as the queue grows; planned afresh on every
+    // call for the same reason.
     sqlx::query(
         "UPDATE deliveries d
          SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.spent,
@@ -321,7 +324,12 @@ async fn write_outcomes(
          FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::timestamptz[],
                      $5::integer[], $6::text[])
               AS u(endpoint_id, msg_id, status, due_at, spent, worker)
-         WHERE d.endpoint_id = u.endpoint_id AND d.msg_id = u.msg_id
+         WHERE d.ctid = ANY(ARRAY(
+                 SELECT x.ctid FROM UNNEST($1::text[], $2::text[]) AS k(endpoint_id, msg_id)
+                 CROSS JOIN LATERAL (
+                     SELECT ctid FROM deliveries
+                     WHERE endpoint_id = k.endpoint_id AND msg_id = k.msg_id LIMIT 1) x))
+           AND d.endpoint_id = u.endpoint_id AND d.msg_id = u.msg_id
            AND d.locked_by = u.worker AND d.status IN (1, 3)",
     )
     .bind(column(&attempts, |a| a.endpoint_id.as_str()))
