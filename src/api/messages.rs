@@ -7,7 +7,7 @@ use super::pagination::{KeyKind, ListResponse, Listing};
 use super::params::{FromQuery, QueryParams};
 use super::resolve::{self, gone};
 use super::wire::{MessageIn, MessageOut};
-use crate::domain::{Channel, EventTypeName};
+use crate::domain::{AppId, Channel, EventTypeName};
 use crate::store::{MessageFilter, Order, PageRequest};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -138,9 +138,22 @@ async fn create(
     Json(body): Json<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     let (draft, application) = body.into_parts()?;
-    let app = resolve::app_or_create(st.store.as_ref(), &app_key, application).await?;
-    let new = draft.for_app(&app.id);
-    let deliveries = st.store.create_message(&new).await?;
+    // An id names the application without a lookup (uids are never id-shaped): the store
+    // answers `NotFound` if there is no such application.
+    let app_id = match (AppId::parse(&app_key), application) {
+        (Some(id), None) => id,
+        (_, application) => {
+            resolve::app_or_create(st.store.as_ref(), &app_key, application)
+                .await?
+                .id
+        }
+    };
+    let new = draft.for_app(&app_id);
+    let deliveries = st
+        .store
+        .create_message(&new)
+        .await
+        .map_err(gone("application", &app_key))?;
     st.metrics.message_accepted();
     tracing::debug!(msg_id = %new.message.id, deliveries, "message accepted");
     Ok((

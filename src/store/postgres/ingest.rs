@@ -1,14 +1,15 @@
 //! The Postgres side of group commit (see `store::ingest`): a batch of messages, their
 //! fan-out and the workers' wake-up in one statement, so ingest costs one round trip per
-//! batch instead of five per message. A batch that fails as a whole (e.g. an application
-//! deleted meanwhile) is retried one message at a time, so each caller gets the error that is
-//! its own.
+//! batch instead of five per message. A message the batch leaves out (its `eventId` is taken,
+//! or its application does not exist) is written again on its own, so that its caller gets
+//! the error that is its own; so is every message of a batch that fails as a whole (e.g. an
+//! application deleted meanwhile).
 
 use super::codec::ms;
-use super::messages::{self, EVENT_ID_TAKEN, LOCK_ENDPOINTS};
+use super::messages::{self, LOCK_ENDPOINTS};
 use super::notify::CHANNEL;
 use crate::store::ingest::Job;
-use crate::store::{StoreError, StoreResult, TriggerType};
+use crate::store::{StoreResult, TriggerType};
 use sqlx::PgPool;
 use std::collections::HashMap;
 
@@ -22,10 +23,10 @@ pub(super) const WRITERS: usize = 1;
 pub(super) async fn write(pool: &PgPool, batch: Vec<Job>) {
     if let Ok(created) = insert_batch(pool, &batch).await {
         for job in batch {
-            let answer = created
-                .get(job.message.message.id.as_str())
-                .copied()
-                .ok_or_else(|| StoreError::Conflict(EVENT_ID_TAKEN.to_owned()));
+            let answer = match created.get(job.message.message.id.as_str()) {
+                Some(&n) => Ok(n),
+                None => messages::create_one(pool, &job.message, None).await,
+            };
             let _ = job.reply.send(answer);
         }
         return;
@@ -36,9 +37,9 @@ pub(super) async fn write(pool: &PgPool, batch: Vec<Job>) {
     }
 }
 
-/// Inserts every message of `batch` whose `eventId` is free and fans each out to the
-/// endpoints that subscribe, in one statement; returns the deliveries created per inserted
-/// message id (a message left out had its `eventId` taken).
+/// Inserts every message of `batch` whose application exists and whose `eventId` is free,
+/// and fans each out to the endpoints that subscribe, in one statement; returns the
+/// deliveries created per inserted message id.
 async fn insert_batch(pool: &PgPool, batch: &[Job]) -> StoreResult<HashMap<String, usize>> {
     let mut ids = Vec::with_capacity(batch.len());
     let mut apps = Vec::with_capacity(batch.len());
@@ -81,6 +82,7 @@ async fn insert_batch(pool: &PgPool, batch: &[Job]) -> StoreResult<HashMap<Strin
                          ELSE string_to_array(channels, ',') END,
                     payload, created_at, expires_at
              FROM input
+             WHERE app_id IN (SELECT id FROM applications WHERE id = ANY($2))
              ON CONFLICT DO NOTHING
              RETURNING id, app_id, event_type, channels
          ), targets AS (
