@@ -206,8 +206,18 @@ pub fn open_policy() -> ClaimPolicy {
 
 /// Claims with a long lease.
 pub async fn claim(store: &DynStore, worker: &str, limit: usize) -> Vec<ClaimedDelivery> {
+    claim_for(store, worker, limit, LONG_LEASE).await
+}
+
+/// Claims with a lease of `lease`.
+pub async fn claim_for(
+    store: &DynStore,
+    worker: &str,
+    limit: usize,
+    lease: Duration,
+) -> Vec<ClaimedDelivery> {
     store
-        .claim(worker, limit, LONG_LEASE, &open_policy())
+        .claim(worker, limit, lease, &open_policy())
         .await
         .expect("claiming deliveries")
 }

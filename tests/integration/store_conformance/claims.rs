@@ -19,10 +19,7 @@ pub async fn claimed_delivery_is_not_claimed_again_until_its_lease_expires(store
     let (msg, _) = post(&store, message(&app.id, "a", None)).await;
 
     let before = Utc::now();
-    let claimed = store
-        .claim(WORKER_A, 10, SHORT_LEASE, &open_policy())
-        .await
-        .expect("claim");
+    let claimed = claim_for(&store, WORKER_A, 10, SHORT_LEASE).await;
     assert_eq!(claimed.len(), 1);
     let c = &claimed[0];
     assert_eq!(
@@ -57,10 +54,7 @@ pub async fn an_expired_lease_comes_back_while_other_deliveries_are_due(store: D
     let app = new_app(&store, None).await;
     plain_endpoint(&store, &app.id).await;
     let (stale, _) = post(&store, message(&app.id, "a", None)).await;
-    let leased = store
-        .claim(WORKER_A, 10, SHORT_LEASE, &open_policy())
-        .await
-        .expect("claim");
+    let leased = claim_for(&store, WORKER_A, 10, SHORT_LEASE).await;
     assert_eq!(leased.len(), 1);
     let (fresh, _) = post(&store, message(&app.id, "a", None)).await;
 

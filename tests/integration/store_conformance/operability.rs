@@ -58,10 +58,7 @@ pub async fn queue_depth_counts_each_delivery_in_its_state(store: DynStore) {
         "delivered ones are in no queue state"
     );
 
-    let lost = store
-        .claim(WORKER_B, 1, SHORT_LEASE, &open_policy())
-        .await
-        .expect("claiming");
+    let lost = claim_for(&store, WORKER_B, 1, SHORT_LEASE).await;
     assert_eq!(lost.len(), 1);
     let d = depth(&store).await;
     assert_eq!(states(&d), (0, 1, 2, 1));

@@ -110,11 +110,7 @@ pub async fn outcome_after_a_lost_lease_is_logged_but_leaves_the_delivery_alone(
     let app = new_app(&store, None).await;
     let ep = plain_endpoint(&store, &app.id).await;
     let (msg, _) = post(&store, message(&app.id, "a", None)).await;
-    let slow = store
-        .claim(WORKER_A, 1, SHORT_LEASE, &open_policy())
-        .await
-        .expect("claim")
-        .remove(0);
+    let slow = claim_for(&store, WORKER_A, 1, SHORT_LEASE).await.remove(0);
     tokio::time::sleep(SHORT_LEASE + Duration::from_millis(50)).await;
     let fresh = claim(&store, WORKER_B, 1).await.remove(0);
     assert_eq!(fresh.delivery_id, slow.delivery_id);
@@ -155,11 +151,7 @@ pub async fn late_outcome_applies_while_no_other_worker_has_leased_the_delivery(
     let app = new_app(&store, None).await;
     let ep = plain_endpoint(&store, &app.id).await;
     let (msg, _) = post(&store, message(&app.id, "a", None)).await;
-    let slow = store
-        .claim(WORKER_A, 1, SHORT_LEASE, &open_policy())
-        .await
-        .expect("claim")
-        .remove(0);
+    let slow = claim_for(&store, WORKER_A, 1, SHORT_LEASE).await.remove(0);
     tokio::time::sleep(SHORT_LEASE + Duration::from_millis(150)).await;
     // A claim that may find the expired lease but takes nothing.
     assert!(claim(&store, WORKER_B, 0).await.is_empty());
