@@ -437,14 +437,14 @@ impl Config {
         }
     }
 
-    /// How claims are gated: bulkhead, rate-limit lookahead and breaker; with no answers
-    /// marked yet (each worker keeps its own).
+    /// How claims are gated: bulkhead, rate-limit lookahead and breaker; counting every
+    /// lease (a worker adds its own request counts to each claim).
     pub fn claim_policy(&self) -> ClaimPolicy {
         ClaimPolicy {
             endpoint_concurrency: u32::try_from(self.endpoint_concurrency).unwrap_or(u32::MAX),
             rate_lookahead: RATE_LOOKAHEAD,
             breaker: self.breaker_policy(),
-            answered: crate::delivery::gate::Answered::default(),
+            sending: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
-use hookline::delivery::gate::{Answered, BreakerPolicy, ClaimPolicy};
+use hookline::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use hookline::domain::{AppId, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, MessageId};
 use hookline::store::{ApplicationFields, DynStore, EndpointFields, Message, NewMessage, Sealer};
 use sqlx::{Connection, PgConnection};
@@ -38,7 +38,7 @@ pub fn open_policy() -> ClaimPolicy {
             max_cooldown: Duration::from_secs(60),
             disable_after: Duration::from_secs(3650 * 24 * 3600),
         },
-        answered: Answered::default(),
+        sending: None,
     }
 }
 

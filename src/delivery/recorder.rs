@@ -3,7 +3,7 @@
 //! batch's commit overlaps the next batch's writes (the stores lock endpoint rows in id
 //! order, so concurrent batches never deadlock).
 
-use super::gate::{AnswerMark, BreakerPolicy};
+use super::gate::{BreakerPolicy, SendingMark};
 use crate::store::{DynStore, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +15,17 @@ const MAX_BATCH: usize = 512;
 /// Recorders sharing one worker's queue.
 pub const RECORDERS: usize = 3;
 
-/// What an outcome holds: the worker's concurrency permit, released once the outcome is
-/// written, and for a delivered request the mark that keeps it out of the endpoint's
-/// bulkhead count while it waits for a recorder.
-pub type Held = (OwnedSemaphorePermit, Option<AnswerMark>);
+/// What an outcome holds until it is written: the worker's concurrency permit, and for a
+/// failed request the mark that counts it against the endpoint's bulkhead (a delivered
+/// one stopped counting when it was answered).
+pub type Held = (OwnedSemaphorePermit, Option<SendingMark>);
 
 /// What one worker's recorders take outcomes from.
 pub type Queue = Arc<Mutex<mpsc::Receiver<(Outcome, Held)>>>;
 
 /// Records outcomes until every sender of `rx` is dropped, then returns after the last write.
-/// Each outcome's concurrency permit is released once the outcome is written, and
-/// `recorded` is notified, since the written outcomes may have freed bulkhead room.
+/// What each outcome holds is released once the outcome is written, and `recorded` is
+/// notified, since the written outcomes may have freed worker capacity or bulkhead room.
 ///
 /// A batch that cannot be written is retried with backoff; if the store stays down, the
 /// deliveries' leases expire and they are attempted again (at least once, never lost).
@@ -33,14 +33,11 @@ pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: A
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.lock().await.recv_many(&mut received, MAX_BATCH).await > 0 {
-        // The answers count against their bulkheads again from here: once the write
-        // commits the store stops counting their leases, and a claim reading the store
-        // after the commit but the marks before their drop would count them twice.
-        let permits: Vec<OwnedSemaphorePermit> = received
+        let held: Vec<Held> = received
             .drain(..)
-            .map(|(outcome, (permit, _answer))| {
+            .map(|(outcome, held)| {
                 batch.push(outcome);
-                permit
+                held
             })
             .collect();
         let mut delay = Duration::from_millis(50);
@@ -63,7 +60,7 @@ pub async fn run(store: DynStore, breaker: BreakerPolicy, rx: Queue, recorded: A
             }
         }
         batch.clear();
-        drop(permits);
+        drop(held);
         recorded.notify_one();
     }
 }

@@ -1,7 +1,7 @@
 //! The claim loop: lease due deliveries in batches sized to free capacity, send each on its
 //! own task, hand outcomes to the recorder.
 
-use super::gate::{BreakerPolicy, ClaimPolicy};
+use super::gate::{BreakerPolicy, ClaimPolicy, Sending, SendingMark};
 use super::recorder;
 use super::retry::RetryPolicy;
 use super::sender::{SendResult, Sender};
@@ -25,6 +25,8 @@ pub struct Worker {
     retry: RetryPolicy,
     claim_policy: ClaimPolicy,
     breaker: BreakerPolicy,
+    /// This worker's requests that still count against their endpoints' bulkheads.
+    sending: Sending,
     metrics: Metrics,
 }
 
@@ -34,11 +36,17 @@ impl Worker {
     /// # Errors
     /// If the HTTP client cannot be built.
     pub fn new(store: DynStore, config: Arc<Config>, metrics: Metrics) -> anyhow::Result<Self> {
+        // A quarter of a bulkhead freed is worth a claim, if nothing else prompted one.
+        let sending = Sending::new(config.endpoint_concurrency / 4);
         Ok(Self {
             id: format!("wkr_{}", ulid::Ulid::new()),
             sender: Sender::new(&config)?,
             retry: RetryPolicy::new(config.retry_schedule.clone()),
-            claim_policy: config.claim_policy(),
+            claim_policy: ClaimPolicy {
+                sending: Some(sending.clone()),
+                ..config.claim_policy()
+            },
+            sending,
             breaker: config.breaker_policy(),
             store,
             config,
@@ -55,7 +63,8 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let this = Arc::new(self);
         let (tx, rx) = mpsc::channel(this.config.worker_concurrency.max(64) * 2);
-        // Recorded outcomes free bulkhead room: the recorder says so, and the loop claims.
+        // Recorded outcomes free worker capacity (and a failure's bulkhead room): the
+        // recorder says so, and the loop claims. Delivered answers say so through `sending`.
         let recorded = Arc::new(Notify::new());
         let queue: recorder::Queue = Arc::new(tokio::sync::Mutex::new(rx));
         let recorders: Vec<_> = (0..recorder::RECORDERS)
@@ -85,6 +94,7 @@ impl Worker {
             };
             let want = (capacity.available_permits() + 1).min(this.config.claim_batch);
             let started = std::time::Instant::now();
+            this.sending.claim_begins();
             let claimed = match this
                 .store
                 .claim(&this.id, want, this.config.lease, &this.claim_policy)
@@ -111,6 +121,7 @@ impl Worker {
                 tokio::select! {
                     () = this.store.wait_for_work(this.config.poll_interval) => {}
                     () = recorded.notified() => {}
+                    () = this.sending.freed() => {}
                     () = shutdown.cancelled() => break,
                 }
                 continue;
@@ -128,13 +139,15 @@ impl Worker {
                     tracing::error!("claimed more deliveries than free capacity");
                     break;
                 };
+                let mark = this.sending.start(&delivery.endpoint_id);
                 let (this, tx) = (this.clone(), tx.clone());
-                in_flight.spawn(async move { this.attempt(delivery, permit, tx).await });
+                in_flight.spawn(async move { this.attempt(delivery, (permit, mark), tx).await });
             }
             if drained {
                 tokio::select! {
                     () = this.store.wait_for_work(this.config.poll_interval) => {}
                     () = recorded.notified() => {}
+                    () = this.sending.freed() => {}
                     () = shutdown.cancelled() => break,
                 }
             }
@@ -158,7 +171,7 @@ impl Worker {
     async fn attempt(
         &self,
         delivery: ClaimedDelivery,
-        permit: OwnedSemaphorePermit,
+        (permit, mark): (OwnedSemaphorePermit, SendingMark),
         outcomes: mpsc::Sender<(Outcome, recorder::Held)>,
     ) {
         let _in_flight = self.metrics.in_flight();
@@ -178,11 +191,12 @@ impl Worker {
         // Only a delivered request frees its bulkhead room before it is recorded: a failure
         // has to reach the breaker first, or a failing receiver would be sent more while
         // its failures wait for the recorder.
-        let answer = matches!(outcome.next, crate::store::NextStep::Delivered).then(|| {
-            self.claim_policy
-                .answered
-                .mark(&outcome.attempt.endpoint_id)
-        });
+        let mark = if matches!(outcome.next, crate::store::NextStep::Delivered) {
+            self.sending.answered(mark);
+            None
+        } else {
+            Some(mark)
+        };
         let finish = Finish::of(&outcome.next, verdict);
         self.metrics
             .attempt_finished(status, error_class, duration, finish);
@@ -196,9 +210,8 @@ impl Worker {
         );
         // The permit travels with the outcome and is freed once it is written, so a worker
         // never holds more unrecorded leases than its concurrency: that bounds what a crash
-        // can duplicate. The answer mark travels too: until a recorder takes it, the
-        // request no longer counts against the endpoint's bulkhead though its lease stands.
-        if outcomes.send((outcome, (permit, answer))).await.is_err() {
+        // can duplicate. A failure's mark travels too, and is dropped with the permit.
+        if outcomes.send((outcome, (permit, mark))).await.is_err() {
             tracing::error!("outcome recorder stopped before the worker");
         }
     }

@@ -18,7 +18,7 @@ mod views;
 
 use crate::stores::StoreKind;
 use chrono::{DateTime, Utc};
-use hookline::delivery::gate::{Answered, BreakerPolicy, ClaimPolicy};
+use hookline::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use hookline::domain::{
     AppId, AttemptId, Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, MessageId,
     Uid,
@@ -200,7 +200,7 @@ pub fn open_policy() -> ClaimPolicy {
             max_cooldown: Duration::from_secs(60),
             disable_after: Duration::from_secs(3650 * 24 * 3600),
         },
-        answered: Answered::default(),
+        sending: None,
     }
 }
 

@@ -8,8 +8,8 @@
 //! plan grants and writes back the updated gate state. Held deliveries are not touched:
 //! they keep their attempt count and stay due until their endpoint may take them.
 
-use super::answered::Answered;
 use super::breaker::{BreakerPolicy, BreakerState, EndpointGate};
+use super::sending::Sending;
 use crate::domain::{AppId, EndpointId};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -28,6 +28,8 @@ pub struct Candidate {
     pub due: usize,
     /// Deliveries leased right now (unexpired), fleet-wide.
     pub in_flight: usize,
+    /// Of those, the ones leased by the claiming worker.
+    pub own_in_flight: usize,
     /// Disabled endpoints' due deliveries are failed, not sent.
     pub disabled: bool,
     /// Per-endpoint bulkhead override.
@@ -74,9 +76,12 @@ pub struct ClaimPolicy {
     pub rate_lookahead: Duration,
     /// Breaker thresholds.
     pub breaker: BreakerPolicy,
-    /// This worker's delivered requests not yet recorded: leased in the store, but no
-    /// longer loading the receiver, so the bulkhead does not count them.
-    pub answered: Answered,
+    /// The claiming worker's own requests still loading their receivers. With them, the
+    /// bulkhead counts that worker's requests by these and other workers' by their leases,
+    /// so a delivered request whose outcome is still being written no longer counts.
+    /// Without them (a claimer that does not track its requests), every unexpired lease
+    /// counts.
+    pub sending: Option<Sending>,
 }
 
 fn interval(rate: u16) -> chrono::Duration {
@@ -87,6 +92,7 @@ impl ClaimPolicy {
     /// Splits up to `limit` deliveries across `candidates`.
     pub fn plan(&self, candidates: &[Candidate], limit: usize, now: DateTime<Utc>) -> Plan {
         let mut plan = Plan::default();
+        let own = self.sending.as_ref().map(Sending::counts);
         // Least recently served first (never served before anything), then oldest waiting:
         // successive small claims take turns instead of all going to the deepest backlog.
         let mut order: Vec<&Candidate> = candidates.iter().collect();
@@ -101,9 +107,10 @@ impl ClaimPolicy {
             }
             let cap = c.concurrency_limit.unwrap_or(self.endpoint_concurrency) as usize;
             let mut gate = c.gate.clone();
-            let sending = c
-                .in_flight
-                .saturating_sub(self.answered.count(&c.endpoint_id));
+            let sending = match &own {
+                Some(own) => c.in_flight.saturating_sub(c.own_in_flight) + own.get(&c.endpoint_id),
+                None => c.in_flight,
+            };
             let free = cap.saturating_sub(sending);
             let breaker_allows = match gate.breaker {
                 BreakerState::Closed => usize::MAX,
@@ -211,7 +218,7 @@ mod tests {
             endpoint_concurrency: 4,
             rate_lookahead: Duration::from_secs(1),
             breaker: breaker_policy(),
-            answered: Answered::default(),
+            sending: None,
         }
     }
 
@@ -222,6 +229,7 @@ mod tests {
             oldest_due: now - chrono::Duration::seconds(age_secs),
             due,
             in_flight: 0,
+            own_in_flight: 0,
             disabled: false,
             concurrency_limit: None,
             throttle_rate: None,
@@ -252,23 +260,32 @@ mod tests {
     }
 
     #[test]
-    fn answered_requests_free_bulkhead_room_but_not_a_second_probe() {
+    fn the_claimers_own_requests_count_as_it_tracks_them_but_a_probe_by_its_lease() {
         let now = Utc::now();
-        let p = policy();
+        let mut p = policy();
         let mut c = candidate(10, 10, now);
         c.in_flight = 4;
-        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 0, "full");
-        let marks = [
-            p.answered.mark(&c.endpoint_id),
-            p.answered.mark(&c.endpoint_id),
-        ];
-        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 2);
-        drop(marks);
-        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 0);
+        c.own_in_flight = 3;
+        assert_eq!(
+            granted(&p.plan(&[c.clone()], 100, now), &c),
+            0,
+            "every lease counts"
+        );
+
+        let sending = Sending::new(1);
+        let still_sending = sending.start(&c.endpoint_id);
+        p.sending = Some(sending.clone());
+        assert_eq!(
+            granted(&p.plan(&[c.clone()], 100, now), &c),
+            2,
+            "one other worker's lease and one request of its own"
+        );
+        sending.answered(still_sending);
+        assert_eq!(granted(&p.plan(&[c.clone()], 100, now), &c), 3);
 
         c.in_flight = 1;
+        c.own_in_flight = 1;
         c.gate.breaker = BreakerState::HalfOpen;
-        let _probe = p.answered.mark(&c.endpoint_id);
         assert!(
             p.plan(&[c.clone()], 100, now).grants.is_empty(),
             "the probe's outcome decides the breaker before anything else is sent"

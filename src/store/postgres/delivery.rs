@@ -142,9 +142,10 @@ async fn claim_once(
     if db.reaped.due(REAP_INTERVAL) {
         reap(&mut tx).await?;
     }
-    let mut found = gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
+    let mut found =
+        gate::candidates(&mut tx, worker_id, limit, policy.endpoint_concurrency).await?;
     if found.0.is_empty() && db.reaped.due(IDLE_REAP_INTERVAL) && reap(&mut tx).await? > 0 {
-        found = gate::candidates(&mut tx, limit, policy.endpoint_concurrency).await?;
+        found = gate::candidates(&mut tx, worker_id, limit, policy.endpoint_concurrency).await?;
     }
     let (candidates, skipped, db_now) = found;
     if candidates.is_empty() {

@@ -45,7 +45,8 @@ SELECT endpoint_id, due_at, now() FROM heads WHERE due_at <= now() ORDER BY due_
 
 /// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
 /// endpoints another claimer holds are skipped. Due deliveries are counted up to what the
-/// claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could take, whichever is less. The `due` count is ordered like
+/// claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could take, whichever is less,
+/// and unexpired leases are counted, with those of the claiming worker (`$5`). The `due` count is ordered like
 /// `deliveries_ready` so that even the generic plan of this prepared statement walks that
 /// index: without the order, it could scan the whole queue by `(status, due_at)` for each
 /// endpoint (about 400 ms a claim at a million due).
@@ -56,12 +57,15 @@ SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
             WHERE d.endpoint_id = e.id AND d.status = 1 AND d.due_at <= now()
             ORDER BY d.due_at, d.id
             LIMIT LEAST($1, COALESCE(e.concurrency_limit, $4))) x) AS due,
-       (SELECT count(*) FROM deliveries d
-            WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) AS in_flight
+       f.in_flight, f.own_in_flight
 FROM UNNEST($2::text[], $3::timestamptz[]) AS h(endpoint_id, head)
 JOIN endpoint_claims c ON c.endpoint_id = h.endpoint_id
 JOIN endpoints e ON e.id = h.endpoint_id
 JOIN applications a ON a.id = e.app_id
+CROSS JOIN LATERAL (SELECT count(*) AS in_flight,
+                           count(*) FILTER (WHERE d.locked_by = $5) AS own_in_flight
+                    FROM deliveries d
+                    WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) f
 ORDER BY h.head
 FOR NO KEY UPDATE OF c SKIP LOCKED";
 
@@ -106,6 +110,7 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
 /// is due).
 pub(super) async fn candidates(
     conn: &mut PgConnection,
+    worker_id: &str,
     limit: usize,
     endpoint_concurrency: u32,
 ) -> StoreResult<(Vec<Candidate>, usize, DateTime<Utc>)> {
@@ -123,6 +128,7 @@ pub(super) async fn candidates(
         .bind(&ids)
         .bind(&times)
         .bind(i64::from(endpoint_concurrency))
+        .bind(worker_id)
         .fetch_all(&mut *conn)
         .await?;
     let mut candidates = rows
@@ -134,6 +140,7 @@ pub(super) async fn candidates(
                 oldest_due: ms(col(row, "head")?),
                 due: count(row, "due")?,
                 in_flight: count(row, "in_flight")?,
+                own_in_flight: count(row, "own_in_flight")?,
                 disabled: col(row, "disabled")?,
                 concurrency_limit: col::<Option<i32>>(row, "concurrency_limit")?
                     .and_then(|n| u32::try_from(n).ok()),

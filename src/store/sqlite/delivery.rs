@@ -34,7 +34,7 @@ pub(super) async fn claim(
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let until = now.saturating_add(duration_ms(lease).max(1));
     let mut tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
-    let candidates = gate::candidates(&mut tx, now, limit).await?;
+    let candidates = gate::candidates(&mut tx, worker_id, now, limit).await?;
     let plan = policy.plan(&candidates, limit, from_ms(now)?);
     if !plan.disabled.is_empty() {
         let mut qb = QueryBuilder::<Sqlite>::new(

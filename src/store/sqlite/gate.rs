@@ -50,6 +50,7 @@ fn gate(row: &SqliteRow) -> StoreResult<EndpointGate> {
 /// visits each endpoint with waiting deliveries once, however deep its backlog.
 pub(super) async fn candidates(
     conn: &mut SqliteConnection,
+    worker_id: &str,
     now: i64,
     limit: usize,
 ) -> StoreResult<Vec<Candidate>> {
@@ -71,7 +72,10 @@ pub(super) async fn candidates(
                      WHERE d.endpoint_id = e.id AND d.status IN (1, 3) AND d.due_at <= ?1
                      LIMIT ?2)) AS due,
                 (SELECT count(*) FROM deliveries d
-                     WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > ?1) AS in_flight
+                     WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > ?1) AS in_flight,
+                (SELECT count(*) FROM deliveries d
+                     WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > ?1
+                       AND d.locked_by = ?4) AS own_in_flight
          FROM heads h
          JOIN endpoints e ON e.id = h.id
          JOIN applications a ON a.id = e.app_id
@@ -83,6 +87,7 @@ pub(super) async fn candidates(
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(MAX_CANDIDATES)
+        .bind(worker_id)
         .fetch_all(conn)
         .await?;
     rows.iter()
@@ -93,6 +98,7 @@ pub(super) async fn candidates(
                 oldest_due: from_ms(col(row, "head")?)?,
                 due: count(row, "due")? as usize,
                 in_flight: count(row, "in_flight")? as usize,
+                own_in_flight: count(row, "own_in_flight")? as usize,
                 disabled: col(row, "disabled")?,
                 concurrency_limit: col::<Option<i64>>(row, "concurrency_limit")?
                     .and_then(|n| u32::try_from(n).ok()),

@@ -5,7 +5,7 @@
 //! few hundred milliseconds and leave wide margins either side of every boundary.
 
 use super::*;
-use hookline::delivery::gate::{Answered, EndpointGate};
+use hookline::delivery::gate::{EndpointGate, Sending};
 
 mod breaker;
 mod limits;
@@ -13,6 +13,7 @@ mod sharing;
 
 store_tests!(
     the_bulkhead_holds_an_endpoint_to_its_concurrency_across_workers,
+    a_worker_counts_its_own_requests_as_it_tracks_them_and_others_by_their_leases,
     an_endpoint_concurrency_limit_overrides_the_default_bulkhead,
     a_deep_backlog_on_one_endpoint_leaves_room_in_a_claim_for_another,
 );
@@ -32,7 +33,7 @@ fn gated(concurrency: u32, failures: u32, cooldown: Duration) -> ClaimPolicy {
             max_cooldown: Duration::from_secs(60),
             disable_after: Duration::from_secs(3650 * 24 * 3600),
         },
-        answered: Answered::default(),
+        sending: None,
     }
 }
 
@@ -181,6 +182,41 @@ pub async fn the_bulkhead_holds_an_endpoint_to_its_concurrency_across_workers(st
     let taken_over = claim_with(&store, WORKER_B, 10, LONG_LEASE, &policy).await;
     assert_eq!(taken_over.len(), 2, "expired leases are not in flight");
     assert!(taken_over.iter().all(|c| c.attempts_made == 0));
+}
+
+pub async fn a_worker_counts_its_own_requests_as_it_tracks_them_and_others_by_their_leases(
+    store: DynStore,
+) {
+    let policy = bulkhead(4);
+    let app = new_app(&store, None).await;
+    let ep = endpoint_for(&store, &app.id, "busy").await;
+    post_n(&store, &app.id, "busy", 10).await;
+    let mine = claim_with(&store, WORKER_A, 2, LONG_LEASE, &policy).await;
+    let theirs = claim_with(&store, WORKER_B, 1, LONG_LEASE, &policy).await;
+    assert_eq!((on(&mine, &ep), on(&theirs, &ep)), (2, 1));
+
+    // Both of A's requests were answered; their outcomes are not written yet.
+    let sending = Sending::new(1);
+    let tracked = ClaimPolicy {
+        sending: Some(sending.clone()),
+        ..policy.clone()
+    };
+    let more = claim_with(&store, WORKER_A, 10, LONG_LEASE, &tracked).await;
+    assert_eq!(
+        on(&more, &ep),
+        3,
+        "B's lease counts, A's answered ones do not: {more:?}"
+    );
+    let as_b = ClaimPolicy {
+        sending: Some(sending),
+        ..policy
+    };
+    assert!(
+        claim_with(&store, WORKER_B, 10, LONG_LEASE, &as_b)
+            .await
+            .is_empty(),
+        "to B, all of A's leases count"
+    );
 }
 
 pub async fn an_endpoint_concurrency_limit_overrides_the_default_bulkhead(store: DynStore) {
