@@ -15,7 +15,7 @@ const MAX_BATCH: usize = 512;
 /// Recorders sharing one worker's queue.
 pub const RECORDERS: usize = 3;
 
-/// What an outcome holds until it is written: the worker's concurrency permit, and for a
+/// What an outcome holds until it is written: its lease slot in the worker, and for a
 /// failed request the mark that counts it against the endpoint's bulkhead (a delivered
 /// one stopped counting when it was answered).
 pub type Held = (OwnedSemaphorePermit, Option<SendingMark>);

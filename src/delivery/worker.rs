@@ -5,13 +5,14 @@ use super::gate::{BreakerPolicy, ClaimPolicy, Sending, SendingMark};
 use super::recorder;
 use super::retry::RetryPolicy;
 use super::sender::{SendResult, Sender};
+use super::slots::{Slot, Slots};
 use crate::config::Config;
 use crate::domain::AttemptId;
 use crate::metrics::{Finish, Metrics};
 use crate::store::{Attempt, ClaimedDelivery, DeliveryStatus, DynStore, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -63,7 +64,7 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let this = Arc::new(self);
         let (tx, rx) = mpsc::channel(this.config.worker_concurrency.max(64) * 2);
-        // Recorded outcomes free worker capacity (and a failure's bulkhead room): the
+        // Recorded outcomes free lease slots (and a failure's bulkhead room): the
         // recorder says so, and the loop claims. Delivered answers say so through `sending`.
         let recorded = Arc::new(Notify::new());
         let queue: recorder::Queue = Arc::new(tokio::sync::Mutex::new(rx));
@@ -77,7 +78,7 @@ impl Worker {
                 ))
             })
             .collect();
-        let capacity = Arc::new(Semaphore::new(this.config.worker_concurrency));
+        let slots = Slots::new(this.config.worker_concurrency);
         let mut in_flight = JoinSet::new();
         let mut backoff = Duration::from_millis(100);
         tracing::info!(worker_id = %this.id, "delivery worker started");
@@ -86,13 +87,13 @@ impl Worker {
             while in_flight.try_join_next().is_some() {}
             // Wait for at least one free slot before claiming.
             let first = tokio::select! {
-                permit = capacity.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
+                slot = slots.acquire() => match slot {
+                    Ok(slot) => slot,
                     Err(_) => break,
                 },
                 () = shutdown.cancelled() => break,
             };
-            let want = (capacity.available_permits() + 1).min(this.config.claim_batch);
+            let want = (slots.available() + 1).min(this.config.claim_batch);
             let started = std::time::Instant::now();
             this.sending.claim_begins();
             let claimed = match this
@@ -130,18 +131,16 @@ impl Worker {
             // rest is held back by bulkheads, rate limits or breakers): wait for new work or
             // freed room instead of spending a query on an empty claim.
             let drained = claimed.len() < want;
-            let mut permits = std::iter::once(first).chain(std::iter::from_fn(|| {
-                capacity.clone().try_acquire_owned().ok()
-            }));
+            let mut free = std::iter::once(first).chain(std::iter::from_fn(|| slots.try_acquire()));
             for delivery in claimed {
-                // `want` never exceeds the free permits, and only this loop takes them.
-                let Some(permit) = permits.next() else {
+                // `want` never exceeds the free slots, and only this loop takes them.
+                let Some(slot) = free.next() else {
                     tracing::error!("claimed more deliveries than free capacity");
                     break;
                 };
                 let mark = this.sending.start(&delivery.endpoint_id);
                 let (this, tx) = (this.clone(), tx.clone());
-                in_flight.spawn(async move { this.attempt(delivery, (permit, mark), tx).await });
+                in_flight.spawn(async move { this.attempt(delivery, (slot, mark), tx).await });
             }
             if drained {
                 tokio::select! {
@@ -171,12 +170,12 @@ impl Worker {
     async fn attempt(
         &self,
         delivery: ClaimedDelivery,
-        (permit, mark): (OwnedSemaphorePermit, SendingMark),
+        (slot, mark): (Slot, SendingMark),
         outcomes: mpsc::Sender<(Outcome, recorder::Held)>,
     ) {
         let _in_flight = self.metrics.in_flight();
         // A rate-limited endpoint's slot may lie up to a second ahead: wait for it, holding
-        // the lease (and the concurrency permit, which bounds how many can wait).
+        // the lease (and the request slot, which bounds how many can wait).
         if let Ok(wait) = (delivery.not_before - chrono::Utc::now()).to_std() {
             tokio::time::sleep(wait).await;
         }
@@ -208,12 +207,13 @@ impl Worker {
             duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             "attempt"
         );
-        // The permit travels with the outcome and is freed once it is written, so a worker
-        // never holds more unrecorded leases than its concurrency: that bounds what a crash
-        // can duplicate. A failure's mark travels too, and is dropped with the permit.
-        if outcomes.send((outcome, (permit, mark))).await.is_err() {
+        // The request slot is freed once the outcome is queued for a recorder; the lease
+        // slot, and a failure's mark, travel with the outcome and are freed once it is
+        // written.
+        if outcomes.send((outcome, (slot.lease, mark))).await.is_err() {
             tracing::error!("outcome recorder stopped before the worker");
         }
+        drop(slot.request);
     }
 
     fn outcome(&self, delivery: ClaimedDelivery, result: SendResult) -> Outcome {
