@@ -13,6 +13,7 @@ use crate::store::{
 };
 use sqlx::{Acquire, SqlitePool};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
 use tokio::sync::Notify;
 
 const EVENT_ID_TAKEN: &str = "a message with this eventId already exists";
@@ -32,23 +33,52 @@ pub(super) async fn create(
     only: Option<&EndpointId>,
 ) -> StoreResult<usize> {
     let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-    let created = insert(&mut tx, new, only).await?;
+    let created = insert(&mut tx, new, only, &mut Endpoints::default()).await?;
     tx.commit().await?;
     Ok(created)
 }
 
-/// Commits a batch of posted messages in one transaction (see `store::ingest`), each in a
-/// savepoint of its own so that one refused message (a taken `eventId`, a missing
-/// application) leaves the others in; wakes a waiting worker if any delivery was created.
-/// If the transaction itself fails, the messages are written one by one so each caller gets
-/// its own answer.
+/// Commits a batch of posted messages in one transaction (see `store::ingest`); wakes a
+/// waiting worker if any delivery was created. The batch goes in as it is; only if a message
+/// is refused (a taken `eventId`, a missing application) is it redone with each message in a
+/// savepoint of its own, so that the refused one leaves the others in. If the transaction
+/// itself fails, the messages are written one by one so each caller gets its own answer.
 pub(super) async fn write_batch(write: &SqlitePool, batch: Vec<Job>, work: &Notify) {
+    let answers = match write_all(write, &batch).await {
+        Ok(answers) => answers,
+        Err(_) => write_each(write, &batch).await,
+    };
+    if answers.iter().any(|a| matches!(a, Ok(n) if *n > 0)) {
+        super::wake(work);
+    }
+    for (job, answer) in batch.into_iter().zip(answers) {
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// The batch in one transaction, or nothing if any message is refused.
+async fn write_all(write: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<StoreResult<usize>>> {
+    let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+    let mut endpoints = Endpoints::default();
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        answers.push(Ok(
+            insert(&mut tx, &job.message, None, &mut endpoints).await?
+        ));
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// The batch in one transaction with a savepoint per message, or else one by one.
+async fn write_each(write: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<usize>> {
     let mut answers = Vec::with_capacity(batch.len());
     let committed = async {
         let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-        for job in &batch {
+        let mut endpoints = Endpoints::default();
+        for job in batch {
             let mut savepoint = tx.begin().await?;
-            match insert(&mut savepoint, &job.message, None).await {
+            match insert(&mut savepoint, &job.message, None, &mut endpoints).await {
                 Ok(created) => {
                     savepoint.commit().await?;
                     answers.push(Ok(created));
@@ -64,16 +94,11 @@ pub(super) async fn write_batch(write: &SqlitePool, batch: Vec<Job>, work: &Noti
     .await;
     if committed.is_err() {
         answers.clear();
-        for job in &batch {
+        for job in batch {
             answers.push(create(write, &job.message, None).await);
         }
     }
-    if answers.iter().any(|a| matches!(a, Ok(n) if *n > 0)) {
-        super::wake(work);
-    }
-    for (job, answer) in batch.into_iter().zip(answers) {
-        let _ = job.reply.send(answer);
-    }
+    answers
 }
 
 /// Inserts the message and its pending deliveries on `conn`, inside the caller's
@@ -82,6 +107,7 @@ async fn insert(
     conn: &mut SqliteConnection,
     new: &NewMessage,
     only: Option<&EndpointId>,
+    endpoints: &mut Endpoints,
 ) -> StoreResult<usize> {
     let msg = &new.message;
     let now = now_ms();
@@ -120,7 +146,10 @@ async fn insert(
                 TriggerType::Manual,
             )
         }
-        None => (subscribers(&mut *conn, msg).await?, TriggerType::Scheduled),
+        None => (
+            endpoints.subscribers(&mut *conn, msg).await?,
+            TriggerType::Scheduled,
+        ),
     };
     for chunk in targets.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -142,30 +171,54 @@ async fn insert(
     Ok(targets.len())
 }
 
-/// Ids of the application's enabled endpoints whose filters accept the message.
-async fn subscribers(conn: &mut SqliteConnection, msg: &Message) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query(
-        "SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND disabled = 0",
-    )
-    .bind(msg.app_id.as_str())
-    .fetch_all(conn)
-    .await?;
-    let mut ids = Vec::new();
-    for row in &rows {
-        let types: Option<Vec<EventTypeName>> = json_col_opt::<Vec<String>>(row, "event_types")?
-            .map(|v| v.into_iter().map(EventTypeName::from_trusted).collect());
-        let channels: Option<Vec<Channel>> = json_col_opt::<Vec<String>>(row, "channels")?
-            .map(|v| v.into_iter().map(Channel::from_trusted).collect());
-        if subscribes(
-            types.as_deref(),
-            channels.as_deref(),
-            &msg.event_type,
-            msg.channels.as_deref(),
-        ) {
-            ids.push(col(row, "id")?);
+/// Applications' enabled endpoints with their filters, read once per application per write
+/// transaction (which holds the database's write lock, so they cannot change meanwhile).
+#[derive(Default)]
+struct Endpoints(HashMap<AppId, Vec<Filters>>);
+
+/// An endpoint id with its event type and channel filters.
+type Filters = (String, Option<Vec<EventTypeName>>, Option<Vec<Channel>>);
+
+impl Endpoints {
+    /// Ids of the application's enabled endpoints whose filters accept the message.
+    async fn subscribers(
+        &mut self,
+        conn: &mut SqliteConnection,
+        msg: &Message,
+    ) -> StoreResult<Vec<String>> {
+        if !self.0.contains_key(&msg.app_id) {
+            let rows = sqlx::query(
+                "SELECT id, event_types, channels FROM endpoints WHERE app_id = ? AND disabled = 0",
+            )
+            .bind(msg.app_id.as_str())
+            .fetch_all(conn)
+            .await?;
+            let filters = rows
+                .iter()
+                .map(|row| {
+                    let types = json_col_opt::<Vec<String>>(row, "event_types")?
+                        .map(|v| v.into_iter().map(EventTypeName::from_trusted).collect());
+                    let channels = json_col_opt::<Vec<String>>(row, "channels")?
+                        .map(|v| v.into_iter().map(Channel::from_trusted).collect());
+                    Ok((col(row, "id")?, types, channels))
+                })
+                .collect::<StoreResult<Vec<Filters>>>()?;
+            self.0.insert(msg.app_id.clone(), filters);
         }
+        let filters = self.0.get(&msg.app_id).map_or(&[][..], Vec::as_slice);
+        Ok(filters
+            .iter()
+            .filter(|(_, types, channels)| {
+                subscribes(
+                    types.as_deref(),
+                    channels.as_deref(),
+                    &msg.event_type,
+                    msg.channels.as_deref(),
+                )
+            })
+            .map(|(id, _, _)| id.clone())
+            .collect())
     }
-    Ok(ids)
 }
 
 /// Matches the id first, then the `eventId`.
