@@ -59,15 +59,9 @@ pub(super) async fn write_batch(write: &SqlitePool, batch: Vec<Job>, work: &Noti
 /// The batch in one transaction, or nothing if any message is refused.
 async fn write_all(write: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<StoreResult<usize>>> {
     let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-    let mut endpoints = Endpoints::default();
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch {
-        answers.push(Ok(
-            insert(&mut tx, &job.message, None, &mut endpoints).await?
-        ));
-    }
+    let created = insert_batch(&mut tx, batch, &mut Endpoints::default()).await?;
     tx.commit().await?;
-    Ok(answers)
+    Ok(created.into_iter().map(Ok).collect())
 }
 
 /// The batch in one transaction with a savepoint per message, or else one by one.
@@ -110,29 +104,7 @@ async fn insert(
     endpoints: &mut Endpoints,
 ) -> StoreResult<usize> {
     let msg = &new.message;
-    let now = now_ms();
-    let expires_at = msg
-        .created_at
-        .checked_add_signed(new.retention)
-        .map(ms)
-        .unwrap_or(i64::MAX);
-    sqlx::query(
-        "INSERT INTO messages
-             (id, app_id, event_type, event_id, channels, payload, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(msg.id.as_str())
-    .bind(msg.app_id.as_str())
-    .bind(msg.event_type.as_str())
-    .bind(msg.event_id.as_ref().map(|u| u.as_str()))
-    .bind(to_json_opt(msg.channels.as_ref())?)
-    .bind(msg.payload.as_deref())
-    .bind(ms(msg.created_at))
-    .bind(expires_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(write_err(EVENT_ID_TAKEN))?;
-
+    insert_messages(&mut *conn, &[new]).await?;
     let (targets, trigger) = match only {
         Some(id) => {
             let found: Option<String> =
@@ -151,12 +123,82 @@ async fn insert(
             TriggerType::Scheduled,
         ),
     };
-    for chunk in targets.chunks(CHUNK) {
+    let rows: Vec<(&Message, String)> = targets.into_iter().map(|t| (msg, t)).collect();
+    insert_deliveries(conn, &rows, trigger).await?;
+    Ok(rows.len())
+}
+
+/// Inserts the messages and the pending deliveries to their subscribers on `conn`, inside
+/// the caller's transaction, in a few multi-row statements; returns how many deliveries
+/// each message got. Any message refused fails the whole batch.
+async fn insert_batch(
+    conn: &mut SqliteConnection,
+    batch: &[Job],
+    endpoints: &mut Endpoints,
+) -> StoreResult<Vec<usize>> {
+    let news: Vec<&NewMessage> = batch.iter().map(|job| &job.message).collect();
+    insert_messages(&mut *conn, &news).await?;
+    let mut rows = Vec::new();
+    let mut created = Vec::with_capacity(news.len());
+    for new in news {
+        let targets = endpoints.subscribers(&mut *conn, &new.message).await?;
+        created.push(targets.len());
+        rows.extend(targets.into_iter().map(|t| (&new.message, t)));
+    }
+    insert_deliveries(conn, &rows, TriggerType::Scheduled).await?;
+    Ok(created)
+}
+
+/// Inserts the messages' rows; `Conflict` if one's `eventId` is taken, `NotFound` if one's
+/// application does not exist.
+async fn insert_messages(conn: &mut SqliteConnection, news: &[&NewMessage]) -> StoreResult<()> {
+    let channels = news
+        .iter()
+        .map(|new| to_json_opt(new.message.channels.as_ref()))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let rows: Vec<(&NewMessage, Option<String>)> = news.iter().copied().zip(channels).collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO messages \
+             (id, app_id, event_type, event_id, channels, payload, created_at, expires_at) ",
+        );
+        qb.push_values(chunk, |mut row, (new, channels)| {
+            let msg = &new.message;
+            let expires_at = msg
+                .created_at
+                .checked_add_signed(new.retention)
+                .map(ms)
+                .unwrap_or(i64::MAX);
+            row.push_bind(msg.id.as_str())
+                .push_bind(msg.app_id.as_str())
+                .push_bind(msg.event_type.as_str())
+                .push_bind(msg.event_id.as_ref().map(|u| u.as_str()))
+                .push_bind(channels.as_deref())
+                .push_bind(msg.payload.as_deref())
+                .push_bind(ms(msg.created_at))
+                .push_bind(expires_at);
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(write_err(EVENT_ID_TAKEN))?;
+    }
+    Ok(())
+}
+
+/// Inserts a pending delivery, due now, for each (message, endpoint id).
+async fn insert_deliveries(
+    conn: &mut SqliteConnection,
+    rows: &[(&Message, String)],
+    trigger: TriggerType,
+) -> StoreResult<()> {
+    let now = now_ms();
+    for chunk in rows.chunks(CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts, \
              trigger_type, due_at, created_at, updated_at) ",
         );
-        qb.push_values(chunk, |mut row, endpoint_id| {
+        qb.push_values(chunk, |mut row, (msg, endpoint_id)| {
             row.push_bind(msg.app_id.as_str())
                 .push_bind(msg.id.as_str())
                 .push_bind(endpoint_id.as_str())
@@ -168,7 +210,7 @@ async fn insert(
         });
         qb.build().execute(&mut *conn).await?;
     }
-    Ok(targets.len())
+    Ok(())
 }
 
 /// Applications' enabled endpoints with their filters, read once per application per write
