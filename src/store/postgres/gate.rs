@@ -46,10 +46,10 @@ SELECT endpoint_id, due_at, now() FROM heads WHERE due_at <= now() ORDER BY due_
 /// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
 /// endpoints another claimer holds are skipped. Due deliveries are counted up to what the
 /// claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could take, whichever is less,
-/// and unexpired leases are counted, with those of the claiming worker (`$5`). The `due` count is ordered like
-/// `deliveries_ready` so that even the generic plan of this prepared statement walks that
-/// index: without the order, it could scan the whole queue by `(status, due_at)` for each
-/// endpoint (about 400 ms a claim at a million due).
+/// and unexpired leases are counted, those of the claiming worker (`$5`) apart too. The
+/// `due` count is ordered like `deliveries_ready` so that even the generic plan of this
+/// prepared statement walks that index: without the order, it could scan the whole queue by
+/// `(status, due_at)` for each endpoint (about 400 ms a claim at a million due).
 const LOCK: &str = "
 SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
