@@ -10,11 +10,11 @@
 
 use crate::pg_support::fresh_pg_database;
 use crate::store_conformance::{
-    WORKER_A, app_fields, claim, message, new_app, outcome, plain_endpoint, post, record, state_of,
+    WORKER_A, app_fields, claim, message, new_app, plain_endpoint, post, record_delivered, state_of,
 };
 use hookline::domain::AppId;
 use hookline::store::postgres::PostgresStore;
-use hookline::store::{DeliveryStatus, DynStore, NextStep, Sealer};
+use hookline::store::{DeliveryStatus, DynStore, Sealer};
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,12 +86,9 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     // Enough rounds on a small queue for Postgres to settle on its plans.
     for _ in 0..8 {
         post(&store, message(&app.id, "a", None)).await;
-        let c = claim(&store, WORKER_A, 10).await.remove(0);
-        record(
-            &store,
-            vec![outcome(&c, WORKER_A, 200, NextStep::Delivered)],
-        )
-        .await;
+        let claimed = claim(&store, WORKER_A, 10).await;
+        assert_eq!(claimed.len(), 1);
+        record_delivered(&store, &claimed).await;
     }
     sqlx::query(
         "INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts, trigger_type,
@@ -119,14 +116,7 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
         0,
         "claiming a batch scanned the whole deliveries table"
     );
-    record(
-        &store,
-        claimed
-            .iter()
-            .map(|c| outcome(c, WORKER_A, 200, NextStep::Delivered))
-            .collect(),
-    )
-    .await;
+    record_delivered(&store, &claimed).await;
     let after = deliveries_seq_scans(&store, &mut admin, &app.id, 3).await;
 
     assert_eq!(

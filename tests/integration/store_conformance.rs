@@ -268,6 +268,15 @@ pub async fn record(store: &DynStore, outcomes: Vec<Outcome>) {
         .expect("recording outcomes");
 }
 
+/// Records every delivery of `claimed` as delivered with a 200, by [`WORKER_A`].
+pub async fn record_delivered(store: &DynStore, claimed: &[ClaimedDelivery]) {
+    let outcomes = claimed
+        .iter()
+        .map(|c| outcome(c, WORKER_A, 200, NextStep::Delivered))
+        .collect();
+    record(store, outcomes).await;
+}
+
 /// The delivery state of `msg` to `endpoint`, from the attempted-destinations view.
 pub async fn state_of(
     store: &DynStore,

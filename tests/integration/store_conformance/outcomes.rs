@@ -251,14 +251,7 @@ pub async fn deleting_an_endpoint_takes_its_queue_and_log_even_mid_attempt(store
         .await
         .expect("delete");
     // The attempt in flight to the deleted endpoint finishes after it is gone.
-    record(
-        &store,
-        second
-            .iter()
-            .map(|c| outcome(c, WORKER_A, 200, NextStep::Delivered))
-            .collect(),
-    )
-    .await;
+    record_delivered(&store, &second).await;
 
     let filter = AttemptFilter {
         msg_id: Some(msg.clone()),
