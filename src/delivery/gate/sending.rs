@@ -45,6 +45,23 @@ struct State {
     answered: usize,
 }
 
+impl State {
+    /// Uncounts one request to `endpoint`; a failure also counts as ended in this claim.
+    fn end(&mut self, endpoint: &EndpointId, delivered: bool) {
+        if let Some(n) = self.sending.get_mut(endpoint) {
+            *n -= 1;
+            if *n == 0 {
+                self.sending.remove(endpoint);
+            }
+        }
+        if delivered {
+            self.answered += 1;
+        } else {
+            add(&mut self.ended, endpoint);
+        }
+    }
+}
+
 fn add(counts: &mut HashMap<EndpointId, usize>, endpoint: &EndpointId) {
     // The key is cloned only for an endpoint not counted yet (this runs per delivery).
     match counts.get_mut(endpoint) {
@@ -75,17 +92,16 @@ impl Sending {
         SendingMark {
             sending: self.clone(),
             endpoint: endpoint.clone(),
-            delivered: false,
+            ended: false,
         }
     }
 
     /// Ends a delivered request: it no longer loads its receiver. Enough of these since
     /// the last claim began wake the claim loop, which may be waiting on a full bulkhead.
     pub fn answered(&self, mut mark: SendingMark) {
-        mark.delivered = true;
-        drop(mark);
+        mark.ended = true;
         let mut state = self.lock();
-        state.answered += 1;
+        state.end(&mark.endpoint, true);
         let wake = state.answered == self.inner.wake_after;
         drop(state);
         if wake {
@@ -142,20 +158,14 @@ impl SendingCounts {
 pub struct SendingMark {
     sending: Sending,
     endpoint: EndpointId,
-    delivered: bool,
+    /// Set once [`Sending::answered`] has uncounted it.
+    ended: bool,
 }
 
 impl Drop for SendingMark {
     fn drop(&mut self) {
-        let mut state = self.sending.lock();
-        if let Some(n) = state.sending.get_mut(&self.endpoint) {
-            *n -= 1;
-            if *n == 0 {
-                state.sending.remove(&self.endpoint);
-            }
-        }
-        if !self.delivered {
-            add(&mut state.ended, &self.endpoint);
+        if !self.ended {
+            self.sending.lock().end(&self.endpoint, false);
         }
     }
 }
