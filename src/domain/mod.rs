@@ -12,7 +12,7 @@ mod url;
 pub use ids::{AppId, AttemptId, EndpointId, MessageId, TaskId};
 pub use names::{Channel, EventTypeName, Uid};
 pub use secret::{EndpointSecret, SecretError};
-pub use url::EndpointUrl;
+pub use url::{EndpointUrl, ip_host};
 
 /// Why a user-supplied value was refused; the message is shown to the client as-is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -57,11 +57,16 @@ impl EndpointUrl {
     /// The host, if it is an IP address. Parsing has already normalised odd spellings
     /// (`0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`, `[::ffff:7f00:1]`) to addresses.
     pub fn host_ip(&self) -> Option<IpAddr> {
-        match url::Url::parse(&self.0).ok()?.host()? {
-            url::Host::Ipv4(v4) => Some(v4.into()),
-            url::Host::Ipv6(v6) => Some(v6.into()),
-            url::Host::Domain(_) => None,
-        }
+        ip_host(&url::Url::parse(&self.0).ok()?)
+    }
+}
+
+/// The host of a parsed URL, if it is an IP address.
+pub fn ip_host(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(v4) => Some(v4.into()),
+        url::Host::Ipv6(v6) => Some(v6.into()),
+        url::Host::Domain(_) => None,
     }
 }
 
