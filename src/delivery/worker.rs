@@ -67,17 +67,12 @@ impl Worker {
         // Recorded outcomes free lease slots (and a failure's bulkhead room): the
         // recorder says so, and the loop claims. Delivered answers say so through `sending`.
         let recorded = Arc::new(Notify::new());
-        let queue: recorder::Queue = Arc::new(tokio::sync::Mutex::new(rx));
-        let recorders: Vec<_> = (0..recorder::RECORDERS)
-            .map(|_| {
-                tokio::spawn(recorder::run(
-                    this.store.clone(),
-                    this.breaker.clone(),
-                    queue.clone(),
-                    recorded.clone(),
-                ))
-            })
-            .collect();
+        let recorder = tokio::spawn(recorder::run(
+            this.store.clone(),
+            this.breaker.clone(),
+            rx,
+            recorded.clone(),
+        ));
         let slots = Slots::new(this.config.worker_concurrency);
         let mut in_flight = JoinSet::new();
         let mut backoff = Duration::from_millis(100);
@@ -155,9 +150,7 @@ impl Worker {
         tracing::info!(in_flight = in_flight.len(), "delivery worker draining");
         while in_flight.join_next().await.is_some() {}
         drop(tx);
-        for recorder in recorders {
-            let _ = recorder.await;
-        }
+        let _ = recorder.await;
         tracing::info!(worker_id = %this.id, "delivery worker stopped");
         Ok(())
     }
@@ -207,7 +200,7 @@ impl Worker {
             duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             "attempt"
         );
-        // The request slot is freed once the outcome is queued for a recorder; the lease
+        // The request slot is freed once the outcome is queued for the recorder; the lease
         // slot, and a failure's mark, travel with the outcome and are freed once it is
         // written.
         if outcomes.send((outcome, (slot.lease, mark))).await.is_err() {

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Notify;
 
 /// Shared by a worker's claim loop and claims (which start requests and read the counts)
-/// and its attempts and recorders (which end them).
+/// and its attempts and recorder (which end them).
 #[derive(Debug, Clone)]
 pub struct Sending {
     inner: Arc<Inner>,
