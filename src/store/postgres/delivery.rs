@@ -27,16 +27,19 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Leases, for each granted endpoint, its oldest due deliveries up to the grant, and
-/// returns everything needed to send them. Runs inside the claim's transaction, which
-/// holds the endpoints' rows, so no other claimer is leasing for the same endpoints.
+/// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
+/// head (`$5`, `$6`: see `gate::HEADS`) on, and returns everything needed to send them. Runs
+/// inside the claim's transaction, which holds the endpoints' rows, so no other claimer is
+/// leasing for the same endpoints.
 const LEASE: &str = "
 WITH g AS (
-    SELECT * FROM UNNEST($1::text[], $2::bigint[]) AS g(endpoint_id, n)
+    SELECT * FROM UNNEST($1::text[], $2::bigint[], $5::timestamptz[], $6::bigint[])
+        AS g(endpoint_id, n, head, head_id)
 ), picked AS (
     SELECT p.ctid FROM g CROSS JOIN LATERAL (
         SELECT d.ctid FROM deliveries d
         WHERE d.endpoint_id = g.endpoint_id AND d.status = 1 AND d.due_at <= now()
+          AND (d.due_at, d.id) >= (g.head, g.head_id)
         ORDER BY d.due_at, d.id
         LIMIT g.n) p
 ), leased AS (
@@ -144,15 +147,15 @@ async fn claim_once(
     }
     let mut found =
         gate::candidates(&mut tx, worker_id, limit, policy.endpoint_concurrency).await?;
-    if found.0.is_empty() && db.reaped.due(IDLE_REAP_INTERVAL) && reap(&mut tx).await? > 0 {
+    if found.candidates.is_empty() && db.reaped.due(IDLE_REAP_INTERVAL) && reap(&mut tx).await? > 0
+    {
         found = gate::candidates(&mut tx, worker_id, limit, policy.endpoint_concurrency).await?;
     }
-    let (candidates, skipped, db_now) = found;
-    if candidates.is_empty() {
+    if found.candidates.is_empty() {
         tx.commit().await?;
-        return Ok((Vec::new(), skipped));
+        return Ok((Vec::new(), found.skipped));
     }
-    let plan = policy.plan(&candidates, limit, ms(db_now));
+    let plan = policy.plan(&found.candidates, limit, ms(found.db_now));
     if !plan.disabled.is_empty() {
         let ids: Vec<&str> = plan.disabled.iter().map(|e| e.as_str()).collect();
         sqlx::query(
@@ -171,11 +174,22 @@ async fn claim_once(
             .iter()
             .map(|g| limit_param(g.slots.len()))
             .collect();
+        // Every grant is a candidate's, so each has a head; without one the lease would
+        // read the endpoint's queue from the start.
+        let heads: Vec<gate::Head> = ids
+            .iter()
+            .map(|id| {
+                let start = (DateTime::UNIX_EPOCH, i64::MIN);
+                found.heads.get(*id).copied().unwrap_or(start)
+            })
+            .collect();
         let rows = sqlx::query(LEASE)
             .bind(ids)
             .bind(quotas)
             .bind(lease_ms)
             .bind(worker_id)
+            .bind(heads.iter().map(|h| h.0).collect::<Vec<_>>())
+            .bind(heads.iter().map(|h| h.1).collect::<Vec<_>>())
             .fetch_all(&mut *tx)
             .await?;
         let now = now_ms();
@@ -200,7 +214,7 @@ async fn claim_once(
     }
     gate::write_plan(&mut tx, &plan).await?;
     tx.commit().await?;
-    Ok((claimed, skipped))
+    Ok((claimed, found.skipped))
 }
 
 /// Decodes a row of [`LEASE`]: the current key and the retired ones still valid at `now`,

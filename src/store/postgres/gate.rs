@@ -17,7 +17,7 @@ use crate::store::{EndpointHealth, Outcome, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Most endpoints considered per claim (those whose oldest due delivery is oldest).
 const MAX_CANDIDATES: i64 = 1000;
@@ -28,22 +28,30 @@ const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.break
     e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
     e.failing_since, c.rate_tat, c.last_served_at, e.created_at AS e_created_at";
 
-/// Endpoints with due work and when their oldest became due, oldest first, each with the
-/// database clock. The recursive CTE is a loose index scan over `deliveries_ready`: one
-/// probe per endpoint with waiting deliveries, however deep its backlog. Takes no locks.
+/// Endpoints with due work and their oldest due delivery (its `due_at` and `id`: its place
+/// in `deliveries_ready`), oldest first, each with the database clock. The recursive CTE is a
+/// loose index scan over `deliveries_ready`: one probe per endpoint with waiting deliveries,
+/// however deep its backlog. Takes no locks.
+///
+/// Each probe steps over the index entries of the endpoint's deliveries leased since the
+/// last vacuum, with a heap visit for those leased too recently to be marked dead, so the
+/// claim's other reads of an endpoint's queue ([`LOCK`]'s count, the lease) start at the
+/// head found here instead of stepping over them again. A delivery ahead of a head that
+/// became visible after this read is found by the next claim.
 const HEADS: &str = "
 WITH RECURSIVE heads AS (
-    (SELECT endpoint_id, due_at FROM deliveries
-     WHERE status = 1 ORDER BY endpoint_id, due_at LIMIT 1)
+    (SELECT endpoint_id, due_at, id FROM deliveries
+     WHERE status = 1 ORDER BY endpoint_id, due_at, id LIMIT 1)
     UNION ALL
-    SELECT n.endpoint_id, n.due_at FROM heads h CROSS JOIN LATERAL (
-        SELECT endpoint_id, due_at FROM deliveries
+    SELECT n.endpoint_id, n.due_at, n.id FROM heads h CROSS JOIN LATERAL (
+        SELECT endpoint_id, due_at, id FROM deliveries
         WHERE status = 1 AND endpoint_id > h.endpoint_id
-        ORDER BY endpoint_id, due_at LIMIT 1) n
+        ORDER BY endpoint_id, due_at, id LIMIT 1) n
 )
-SELECT endpoint_id, due_at, now() FROM heads WHERE due_at <= now() ORDER BY due_at LIMIT $1";
+SELECT endpoint_id, due_at, id, now() FROM heads WHERE due_at <= now()
+ORDER BY due_at LIMIT $1";
 
-/// The gate state of the endpoints `$2` (with heads `$3`), locked for this transaction;
+/// The gate state of the endpoints `$2` (with heads at `$3`, `$6`), locked for this transaction;
 /// endpoints another claimer holds are skipped. Due deliveries are counted up to what the
 /// claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could take, whichever is less,
 /// and unexpired leases are counted, those of the claiming worker (`$5`) apart too. The
@@ -55,10 +63,11 @@ SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
        (SELECT count(*) FROM (SELECT 1 FROM deliveries d
             WHERE d.endpoint_id = e.id AND d.status = 1 AND d.due_at <= now()
+              AND (d.due_at, d.id) >= (h.head, h.head_id)
             ORDER BY d.due_at, d.id
             LIMIT LEAST($1, COALESCE(e.concurrency_limit, $4))) x) AS due,
        f.in_flight, f.own_in_flight
-FROM UNNEST($2::text[], $3::timestamptz[]) AS h(endpoint_id, head)
+FROM UNNEST($2::text[], $3::timestamptz[], $6::bigint[]) AS h(endpoint_id, head, head_id)
 JOIN endpoint_claims c ON c.endpoint_id = h.endpoint_id
 JOIN endpoints e ON e.id = h.endpoint_id
 JOIN applications a ON a.id = e.app_id
@@ -104,31 +113,48 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
     })
 }
 
-/// The claim's candidates, with their `endpoint_claims` rows (and the rows of throttled
-/// applications) locked until the transaction ends, how many endpoints with due work were
-/// skipped because another claimer holds them, and the database clock (unread if nothing
-/// is due).
+/// Where an endpoint's due deliveries start in `deliveries_ready`: the `due_at` and `id` of
+/// its oldest, as [`HEADS`] read them.
+pub(super) type Head = (DateTime<Utc>, i64);
+
+/// What a claim may choose from.
+#[derive(Default)]
+pub(super) struct Found {
+    /// The candidates, with their `endpoint_claims` rows (and the rows of throttled
+    /// applications) locked until the transaction ends.
+    pub candidates: Vec<Candidate>,
+    /// Each candidate's head.
+    pub heads: HashMap<String, Head>,
+    /// Endpoints with due work skipped because another claimer holds them.
+    pub skipped: usize,
+    /// The database clock (unread if nothing is due).
+    pub db_now: DateTime<Utc>,
+}
+
+/// The claim's candidates (see [`Found`]).
 pub(super) async fn candidates(
     conn: &mut PgConnection,
     worker_id: &str,
     limit: usize,
     endpoint_concurrency: u32,
-) -> StoreResult<(Vec<Candidate>, usize, DateTime<Utc>)> {
-    let heads: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(HEADS)
+) -> StoreResult<Found> {
+    let heads: Vec<(String, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(HEADS)
         .bind(MAX_CANDIDATES)
         .fetch_all(&mut *conn)
         .await?;
-    let Some(&(_, _, db_now)) = heads.first() else {
-        return Ok((Vec::new(), 0, DateTime::UNIX_EPOCH));
+    let Some(&(_, _, _, db_now)) = heads.first() else {
+        return Ok(Found::default());
     };
-    let (ids, times): (Vec<String>, Vec<DateTime<Utc>>) =
-        heads.into_iter().map(|(id, head, _)| (id, head)).unzip();
+    let ids: Vec<&str> = heads.iter().map(|h| h.0.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = heads.iter().map(|h| h.1).collect();
+    let head_ids: Vec<i64> = heads.iter().map(|h| h.2).collect();
     let rows = sqlx::query(&LOCK.replace("GATE_COLS", GATE_COLS))
         .bind(limit_param(limit))
         .bind(&ids)
         .bind(&times)
         .bind(i64::from(endpoint_concurrency))
         .bind(worker_id)
+        .bind(&head_ids)
         .fetch_all(&mut *conn)
         .await?;
     let mut candidates = rows
@@ -170,7 +196,16 @@ pub(super) async fn candidates(
         candidates.retain(|c| c.app_throttle_rate.is_none() || locked.contains(c.app_id.as_str()));
     }
     let skipped = ids.len() - candidates.len();
-    Ok((candidates, skipped, db_now))
+    let heads = heads
+        .into_iter()
+        .map(|(id, due_at, head_id, _)| (id, (due_at, head_id)))
+        .collect();
+    Ok(Found {
+        candidates,
+        heads,
+        skipped,
+        db_now,
+    })
 }
 
 /// Writes back what a claim's plan changed: breakers moved to half-open, rate slot times.
