@@ -51,10 +51,11 @@ WITH RECURSIVE heads AS (
 SELECT endpoint_id, due_at, id, now() FROM heads WHERE due_at <= now()
 ORDER BY due_at LIMIT $1";
 
-/// The gate state of the endpoints `$2` (with heads at `$3`, `$6`), locked for this transaction;
-/// endpoints another claimer holds are skipped. Due deliveries are counted up to what the
-/// claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could take, whichever is less,
-/// and unexpired leases are counted, those of the claiming worker (`$5`) apart too. The
+/// The gate state of the endpoints `$2` (with heads at `$3`, `$6`), locked for this
+/// transaction; endpoints another claimer holds are skipped. Due deliveries are counted from
+/// the head up to what the claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could
+/// take, whichever is less, and unexpired leases are counted, those of the claiming worker
+/// (`$5`) apart too. The
 /// `due` count is ordered like `deliveries_ready` so that even the generic plan of this
 /// prepared statement walks that index: without the order, it could scan the whole queue by
 /// `(status, due_at)` for each endpoint (about 400 ms a claim at a million due).
@@ -123,7 +124,7 @@ pub(super) struct Found {
     /// The candidates, with their `endpoint_claims` rows (and the rows of throttled
     /// applications) locked until the transaction ends.
     pub candidates: Vec<Candidate>,
-    /// Each candidate's head.
+    /// The head of every endpoint with due work, by endpoint id.
     pub heads: HashMap<String, Head>,
     /// Endpoints with due work skipped because another claimer holds them.
     pub skipped: usize,

@@ -6,6 +6,7 @@ use std::time::Instant;
 store_tests!(
     claimed_delivery_is_not_claimed_again_until_its_lease_expires,
     an_expired_lease_comes_back_while_other_deliveries_are_due,
+    a_retry_due_before_the_rest_of_its_endpoints_queue_is_claimed_first,
     claim_takes_at_most_the_batch_limit,
     deliveries_to_a_disabled_endpoint_are_failed_not_claimed,
     released_deliveries_are_due_again_without_spending_an_attempt,
@@ -73,6 +74,36 @@ pub async fn an_expired_lease_comes_back_while_other_deliveries_are_due(store: D
         got, want,
         "the expired lease is claimed with the fresh delivery"
     );
+}
+
+/// A claim reads an endpoint's queue from where its oldest due delivery was a moment ago;
+/// one that becomes due ahead of that point is still the next one claimed.
+pub async fn a_retry_due_before_the_rest_of_its_endpoints_queue_is_claimed_first(store: DynStore) {
+    let app = new_app(&store, None).await;
+    plain_endpoint(&store, &app.id).await;
+    let mut posted = Vec::new();
+    for _ in 0..3 {
+        posted.push(post(&store, message(&app.id, "a", None)).await.0);
+    }
+    let first = claim(&store, WORKER_A, 1).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].msg_id, posted[0]);
+    let overdue = NextStep::RetryAt(Utc::now() - chrono::Duration::hours(1));
+    record(&store, vec![outcome(&first[0], WORKER_A, 500, overdue)]).await;
+
+    let next = claim(&store, WORKER_B, 1).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        (&next[0].msg_id, next[0].attempts_made),
+        (&posted[0], 1),
+        "the retry is due before the two waiting deliveries"
+    );
+    let rest: Vec<MessageId> = claim(&store, WORKER_B, 10)
+        .await
+        .into_iter()
+        .map(|c| c.msg_id)
+        .collect();
+    assert_eq!(rest, posted[1..]);
 }
 
 pub async fn claim_takes_at_most_the_batch_limit(store: DynStore) {
