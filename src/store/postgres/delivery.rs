@@ -28,13 +28,18 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
-/// head (`$5`, `$6`: see `gate::HEADS`) on, and returns everything needed to send them. Runs
-/// inside the claim's transaction, which holds the endpoints' rows, so no other claimer is
-/// leasing for the same endpoints.
+/// head (`$5`, `$6`: see `gate::HEADS`) on, writes its rate slot time and when it was last
+/// served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed to send
+/// the deliveries. Runs inside the claim's transaction, which holds those rows, so no other
+/// claimer is leasing for the same endpoints.
 const LEASE: &str = "
 WITH g AS (
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $5::timestamptz[], $6::bigint[])
         AS g(endpoint_id, n, head, head_id)
+), served AS (
+    UPDATE endpoint_claims c SET rate_tat = u.tat, last_served_at = u.served
+    FROM UNNEST($1::text[], $7::timestamptz[], $8::timestamptz[]) AS u(id, tat, served)
+    WHERE c.endpoint_id = u.id
 ), picked AS (
     SELECT p.ctid FROM g CROSS JOIN LATERAL (
         SELECT d.ctid FROM deliveries d
@@ -190,6 +195,18 @@ async fn claim_once(
             .bind(worker_id)
             .bind(heads.iter().map(|h| h.0).collect::<Vec<_>>())
             .bind(heads.iter().map(|h| h.1).collect::<Vec<_>>())
+            .bind(
+                plan.grants
+                    .iter()
+                    .map(|g| g.gate.rate_tat)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                plan.grants
+                    .iter()
+                    .map(|g| g.gate.last_served)
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(&mut *tx)
             .await?;
         let now = now_ms();

@@ -11,7 +11,9 @@
 
 use super::PostgresStore;
 use super::codec::{col, limit_param, ms};
-use crate::delivery::gate::{BreakerPolicy, BreakerState, Candidate, EndpointGate, Plan, breaker};
+use crate::delivery::gate::{
+    BreakerPolicy, BreakerState, Candidate, EndpointGate, Grant, Plan, breaker,
+};
 use crate::domain::{AppId, EndpointId};
 use crate::store::{EndpointHealth, Outcome, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
@@ -209,43 +211,43 @@ pub(super) async fn candidates(
     })
 }
 
-/// Writes back what a claim's plan changed: breakers moved to half-open, rate slot times.
+/// Writes back what a claim's plan changed besides the granted endpoints' rate slot times
+/// (which the lease writes, see `delivery::LEASE`): breakers moved to half-open, and
+/// applications' rate slot times.
 pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreResult<()> {
-    if !plan.grants.is_empty() {
-        let ids: Vec<&str> = plan.grants.iter().map(|g| g.endpoint_id.as_str()).collect();
-        let states: Vec<i16> = plan.grants.iter().map(|g| g.gate.breaker as i16).collect();
-        let since: Vec<DateTime<Utc>> = plan.grants.iter().map(|g| g.gate.breaker_since).collect();
-        let tats: Vec<Option<DateTime<Utc>>> =
-            plan.grants.iter().map(|g| g.gate.rate_tat).collect();
-        let served: Vec<Option<DateTime<Utc>>> =
-            plan.grants.iter().map(|g| g.gate.last_served).collect();
+    // Only a breaker going half-open changes the endpoint row; that is rare, and the only
+    // place a claim waits for a recorder.
+    let probing: Vec<&Grant> = plan
+        .grants
+        .iter()
+        .filter(|g| g.gate.breaker == BreakerState::HalfOpen)
+        .collect();
+    if !probing.is_empty() {
         sqlx::query(
-            "UPDATE endpoint_claims c SET rate_tat = u.tat, last_served_at = u.served
-             FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, tat, served)
-             WHERE c.endpoint_id = u.id",
+            "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since
+             FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[]) AS u(id, state, since)
+             WHERE e.id = u.id AND e.breaker_state <> u.state",
         )
-        .bind(&ids)
-        .bind(tats)
-        .bind(served)
+        .bind(
+            probing
+                .iter()
+                .map(|g| g.endpoint_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            probing
+                .iter()
+                .map(|g| g.gate.breaker as i16)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            probing
+                .iter()
+                .map(|g| g.gate.breaker_since)
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *conn)
         .await?;
-        // Only a breaker going half-open changes the endpoint row; that is rare, and the
-        // only place a claim waits for a recorder.
-        let probing: Vec<usize> = (0..plan.grants.len())
-            .filter(|&i| plan.grants[i].gate.breaker == BreakerState::HalfOpen)
-            .collect();
-        if !probing.is_empty() {
-            sqlx::query(
-                "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since
-                 FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[]) AS u(id, state, since)
-                 WHERE e.id = u.id AND e.breaker_state <> u.state",
-            )
-            .bind(probing.iter().map(|&i| ids[i]).collect::<Vec<_>>())
-            .bind(probing.iter().map(|&i| states[i]).collect::<Vec<_>>())
-            .bind(probing.iter().map(|&i| since[i]).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-        }
     }
     if !plan.app_rate_tats.is_empty() {
         let ids: Vec<&str> = plan.app_rate_tats.iter().map(|a| a.0.as_str()).collect();

@@ -28,7 +28,7 @@ use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -71,9 +71,13 @@ impl PostgresStore {
         max_connections: u32,
         sealer: Sealer,
     ) -> StoreResult<Self> {
+        // JIT compilation pays off for long analytic queries only: the claim's candidate
+        // read is estimated costly enough to be compiled on every run (about 25 ms of
+        // compiling for a statement that runs in 5).
+        let options = url.parse::<PgConnectOptions>()?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect(url)
+            .connect_with(options)
             .await?;
         let wakeup = notify::Wakeup::new((*pool.connect_options()).clone());
         let writer_pool = pool.clone();
