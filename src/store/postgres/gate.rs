@@ -57,10 +57,10 @@ ORDER BY due_at LIMIT $1";
 /// transaction; endpoints another claimer holds are skipped. Due deliveries are counted from
 /// the head up to what the claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could
 /// take, whichever is less, and unexpired leases are counted, those of the claiming worker
-/// (`$5`) apart too. The
-/// `due` count is ordered like `deliveries_ready` so that even the generic plan of this
-/// prepared statement walks that index: without the order, it could scan the whole queue by
-/// `(status, due_at)` for each endpoint (about 400 ms a claim at a million due).
+/// (`$5`) apart too. The `due` count is ordered like `deliveries_ready` so that even the
+/// generic plan of this prepared statement walks that index: without the order, it could
+/// scan the whole queue by `(status, due_at)` for each endpoint (about 400 ms a claim at a
+/// million due).
 const LOCK: &str = "
 SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
        a.throttle_rate AS app_throttle_rate, a.rate_tat AS app_rate_tat, GATE_COLS,
