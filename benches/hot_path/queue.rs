@@ -213,6 +213,7 @@ fn mixed_outcomes(claimed: &[ClaimedDelivery]) -> Vec<Outcome> {
             let retry = seen.insert(c.endpoint_id.as_str());
             Outcome {
                 delivery_id: c.delivery_id,
+                row_version: c.row_version.clone(),
                 worker_id: WORKER.to_owned(),
                 attempt: Attempt {
                     id: AttemptId::generate(),

@@ -219,6 +219,7 @@ impl Worker {
         let delivered = matches!(next, crate::store::NextStep::Delivered);
         Outcome {
             delivery_id: delivery.delivery_id,
+            row_version: delivery.row_version,
             worker_id: self.id.clone(),
             attempt: Attempt {
                 id: AttemptId::generate(),

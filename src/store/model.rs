@@ -327,6 +327,9 @@ pub struct DeliveryState {
 pub struct ClaimedDelivery {
     /// Internal delivery key; pass back in the [`Outcome`].
     pub delivery_id: i64,
+    /// Where the store wrote the lease, if it can find the delivery faster by it than by its
+    /// key (Postgres: the leased row version); pass back in the [`Outcome`].
+    pub row_version: Option<String>,
     /// The message.
     pub msg_id: MessageId,
     /// Owning application.
@@ -367,6 +370,8 @@ pub enum NextStep {
 pub struct Outcome {
     /// The delivery attempted.
     pub delivery_id: i64,
+    /// The claim's [`ClaimedDelivery::row_version`].
+    pub row_version: Option<String>,
     /// The lease holder's worker id; the delivery's state only changes if it still matches.
     pub worker_id: String,
     /// The attempt to append to the log.

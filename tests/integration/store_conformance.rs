@@ -253,6 +253,7 @@ pub fn attempt_for(claimed: &ClaimedDelivery, code: i16) -> Attempt {
 pub fn outcome(claimed: &ClaimedDelivery, worker: &str, code: i16, next: NextStep) -> Outcome {
     Outcome {
         delivery_id: claimed.delivery_id,
+        row_version: claimed.row_version.clone(),
         worker_id: worker.to_owned(),
         attempt: attempt_for(claimed, code),
         next,

@@ -23,7 +23,7 @@ use crate::store::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -59,9 +59,10 @@ WITH g AS (
     SET status = 3, due_at = now() + $3 * interval '1 millisecond', locked_by = $4,
         updated_at = now()
     WHERE d.ctid = ANY(ARRAY(SELECT ctid FROM picked)) AND d.status = 1
-    RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.due_at
+    RETURNING d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, d.due_at,
+              d.ctid::text AS row_version
 )
-SELECT l.id, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
+SELECT l.id, l.row_version, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
        l.due_at AS locked_until, m.payload,
        e.url, e.headers::text AS headers, e.secret, e.retired_secrets::text AS retired_secrets
 FROM leased l
@@ -248,6 +249,7 @@ fn claimed_delivery(
     let attempts: i32 = col(row, "attempts")?;
     Ok(ClaimedDelivery {
         delivery_id: col(row, "id")?,
+        row_version: Some(col(row, "row_version")?),
         msg_id: MessageId::from_trusted(col(row, "msg_id")?),
         app_id: AppId::from_trusted(col(row, "app_id")?),
         endpoint_id: EndpointId::from_trusted(endpoint_id),
@@ -266,7 +268,8 @@ fn claimed_delivery(
 
 /// Appends every attempt, moves each delivery whose lease the worker still holds and folds
 /// the attempts into their endpoints' breakers, in one transaction of four statements
-/// whatever the batch size (rows travel as arrays).
+/// whatever the batch size (rows travel as arrays), and a fifth when some deliveries have
+/// changed since their lease and must be found by key.
 ///
 /// An attempt is recorded even when the lease was lost (the request was made); it is
 /// dropped only if its endpoint has been deleted meanwhile, since the log of a deleted
@@ -332,6 +335,78 @@ async fn write_outcomes(
     .execute(&mut *tx)
     .await?;
 
+    // Most rows are found by the version their lease wrote; the rest (changed since, e.g.
+    // reaped, or leased without a version) by their key.
+    let by_version: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.row_version.is_some())
+        .collect();
+    let mut moved: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.row_version.is_none())
+        .collect();
+    if !by_version.is_empty() {
+        let applied = move_deliveries(&mut tx, &by_version, BY_VERSION).await?;
+        if applied.len() < by_version.len() {
+            let applied: HashSet<(&str, &str)> = applied
+                .iter()
+                .map(|(e, m)| (e.as_str(), m.as_str()))
+                .collect();
+            moved.extend(by_version.into_iter().filter(|o| {
+                let key = (o.attempt.endpoint_id.as_str(), o.attempt.msg_id.as_str());
+                !applied.contains(&key)
+            }));
+        }
+    }
+    if !moved.is_empty() {
+        move_deliveries(&mut tx, &moved, BY_KEY).await?;
+    }
+
+    // In the same transaction: a failure's lease must not end (freeing bulkhead room)
+    // before its breaker has counted it.
+    gate::record_breakers(&mut tx, outcomes, breaker, now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The deliveries' moves after their attempts (`$1`…`$6`, see [`move_deliveries`]), each
+/// applied only while the worker still holds the lease. Manual attempts spend no retry;
+/// either way the next attempt is a scheduled one. `LOCATE` finds the rows.
+const MOVE: &str = "
+UPDATE deliveries d
+SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.spent,
+    locked_by = NULL, trigger_type = 0, updated_at = now()
+FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::integer[],
+            $6::text[], $7::text[]::tid[])
+     AS u(endpoint_id, msg_id, status, due_at, spent, worker, row_version)
+WHERE LOCATE
+  AND d.endpoint_id = u.endpoint_id AND d.msg_id = u.msg_id
+  AND d.locked_by = u.worker AND d.status IN (1, 3)
+RETURNING d.endpoint_id, d.msg_id";
+
+/// Finds each row by the version its lease wrote (`$7`): a heap fetch each, planned as a
+/// TID scan per outcome once the table has grown. A version that is no longer the row's
+/// (or is another row's by now) fails the key and lease checks.
+const BY_VERSION: &str = "d.ctid = u.row_version";
+
+/// Finds the rows one key at a time (a `LIMIT 1` per key can only be an index probe), then
+/// updates them by row version. A plain join on the key is planned as a hash join over the
+/// whole table while the planner thinks it small (no statistics yet, or a plan cached
+/// early), and stays so as the queue grows.
+const BY_KEY: &str = "d.ctid = ANY(ARRAY(
+    SELECT x.ctid FROM UNNEST($1::text[], $2::text[]) AS k(endpoint_id, msg_id)
+    CROSS JOIN LATERAL (
+        SELECT ctid FROM deliveries
+        WHERE endpoint_id = k.endpoint_id AND msg_id = k.msg_id LIMIT 1) x))";
+
+/// Moves the deliveries of `outcomes`, finding their rows by `locate` ([`BY_VERSION`] or
+/// [`BY_KEY`]); returns the (endpoint, message) keys of those moved. Planned afresh on
+/// every call, so that the plan follows the table's size.
+async fn move_deliveries(
+    tx: &mut sqlx::PgConnection,
+    outcomes: &[&Outcome],
+    locate: &str,
+) -> StoreResult<Vec<(String, String)>> {
     let mut statuses = Vec::with_capacity(outcomes.len());
     let mut due_ats = Vec::with_capacity(outcomes.len());
     for o in outcomes {
@@ -343,44 +418,19 @@ async fn write_outcomes(
         statuses.push(status as i16);
         due_ats.push(due_at);
     }
-    // Manual attempts spend no retry; either way the next attempt is a scheduled one.
-    // The rows are found one key at a time (a `LIMIT 1` per key can only be an index
-    // probe), then updated by row version. A plain join on the key is planned as a hash
-    // join over the whole table while the planner thinks it small (no statistics yet, or
-    // a plan cached early), and stays so as the queue grows; planned afresh on every
-    // call for the same reason.
-    sqlx::query(
-        "UPDATE deliveries d
-         SET status = u.status, due_at = u.due_at, attempts = d.attempts + u.spent,
-             locked_by = NULL, trigger_type = 0, updated_at = now()
-         FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::timestamptz[],
-                     $5::integer[], $6::text[])
-              AS u(endpoint_id, msg_id, status, due_at, spent, worker)
-         WHERE d.ctid = ANY(ARRAY(
-                 SELECT x.ctid FROM UNNEST($1::text[], $2::text[]) AS k(endpoint_id, msg_id)
-                 CROSS JOIN LATERAL (
-                     SELECT ctid FROM deliveries
-                     WHERE endpoint_id = k.endpoint_id AND msg_id = k.msg_id LIMIT 1) x))
-           AND d.endpoint_id = u.endpoint_id AND d.msg_id = u.msg_id
-           AND d.locked_by = u.worker AND d.status IN (1, 3)",
-    )
-    .bind(column(&attempts, |a| a.endpoint_id.as_str()))
-    .bind(column(&attempts, |a| a.msg_id.as_str()))
-    .bind(statuses)
-    .bind(due_ats)
-    .bind(column(outcomes, |o| {
-        i32::from(o.attempt.trigger_type == TriggerType::Scheduled)
-    }))
-    .bind(column(outcomes, |o| o.worker_id.as_str()))
-    .persistent(false)
-    .execute(&mut *tx)
-    .await?;
-
-    // In the same transaction: a failure's lease must not end (freeing bulkhead room)
-    // before its breaker has counted it.
-    gate::record_breakers(&mut tx, outcomes, breaker, now_ms()).await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(sqlx::query_as(&MOVE.replace("LOCATE", locate))
+        .bind(column(outcomes, |o| o.attempt.endpoint_id.as_str()))
+        .bind(column(outcomes, |o| o.attempt.msg_id.as_str()))
+        .bind(statuses)
+        .bind(due_ats)
+        .bind(column(outcomes, |o| {
+            i32::from(o.attempt.trigger_type == TriggerType::Scheduled)
+        }))
+        .bind(column(outcomes, |o| o.worker_id.as_str()))
+        .bind(column(outcomes, |o| o.row_version.as_deref()))
+        .persistent(false)
+        .fetch_all(tx)
+        .await?)
 }
 
 /// One field of every row, as an array parameter for `UNNEST`.

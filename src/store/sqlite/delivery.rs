@@ -147,6 +147,7 @@ fn read_claimed(
     let attempts: i64 = col(row, "attempts")?;
     Ok(ClaimedDelivery {
         delivery_id: col(row, "id")?,
+        row_version: None,
         msg_id: MessageId::from_trusted(col(row, "msg_id")?),
         app_id: AppId::from_trusted(col(row, "app_id")?),
         endpoint_id: EndpointId::from_trusted(endpoint_id),
