@@ -5,12 +5,12 @@
 //! "internal server error" and the full `source()` chain is logged once, here.
 
 use crate::store::StoreError;
+use crate::telemetry::error_chain;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::error::Error as StdError;
-use std::fmt::Write as _;
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -124,22 +124,11 @@ pub(crate) struct ErrorBody<'a> {
     detail: String,
 }
 
-/// `err` and each of its sources, joined with ": ".
-fn chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        let _ = write!(out, ": {cause}");
-        next = cause.source();
-    }
-    out
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if let Self::Internal(cause) = &self {
-            tracing::error!(error = %chain(cause.as_ref()), "request failed");
+            tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
         }
         let body = ErrorBody {
             code: self.code(),
@@ -160,10 +149,6 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer")]
-    struct Outer(#[source] std::io::Error);
-
     #[test]
     fn store_errors_map_to_client_or_server_errors() {
         assert_eq!(
@@ -176,12 +161,6 @@ mod tests {
         let internal = ApiError::from(StoreError::Corrupt("bad row".into()));
         assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(internal.to_string(), "internal server error");
-    }
-
-    #[test]
-    fn the_chain_includes_every_source() {
-        let err = Outer(std::io::Error::other("disk full"));
-        assert_eq!(chain(&err), "outer: disk full");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::ApiState;
 use super::error::ApiError;
 use super::extract::read_body_within;
 use crate::store::{IdempotencyState, StoredResponse};
+use crate::telemetry::error_chain;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -161,14 +162,14 @@ async fn run_and_record(st: ApiState, key: String, request: Request, next: Next)
     if let Err(e) = st.store.idempotency_complete(&key, &stored).await {
         // The work is done; the client still gets its answer. A retry would find the key
         // in progress (409) rather than repeat the work.
-        tracing::error!(error = %e, "could not record an idempotent response");
+        tracing::error!(error = %error_chain(&e), "could not record an idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))
 }
 
 async fn abandon(st: &ApiState, key: &str) {
     if let Err(e) = st.store.idempotency_abandon(key).await {
-        tracing::error!(error = %e, "could not release an idempotency key");
+        tracing::error!(error = %error_chain(&e), "could not release an idempotency key");
     }
 }
 

@@ -9,6 +9,7 @@
 
 use super::gate::{BreakerPolicy, SendingMark};
 use crate::store::{DynStore, Outcome};
+use crate::telemetry::error_chain;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
@@ -48,13 +49,13 @@ pub async fn run(
             match store.record_outcomes(&batch, &breaker).await {
                 Ok(()) => break,
                 Err(e) if attempt < 8 => {
-                    tracing::warn!(error = %e, attempt, "recording outcomes failed; retrying");
+                    tracing::warn!(error = %error_chain(&e), attempt, "recording outcomes failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => {
                     tracing::error!(
-                        error = %e,
+                        error = %error_chain(&e),
                         lost = batch.len(),
                         "giving up recording outcomes; their leases will expire and they will be retried"
                     );

@@ -3,6 +3,7 @@
 //! sweeps safe, so there is no leader to elect.
 
 use crate::store::DynStore;
+use crate::telemetry::error_chain;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +39,7 @@ pub async fn run(store: DynStore, interval: Duration, shutdown: CancellationToke
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "retention sweep failed; trying again later");
+                    tracing::warn!(error = %error_chain(&e), "retention sweep failed; trying again later");
                     break;
                 }
             }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::domain::AttemptId;
 use crate::metrics::{Finish, Metrics};
 use crate::store::{Attempt, ClaimedDelivery, DeliveryStatus, DynStore, Outcome};
+use crate::telemetry::error_chain;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -103,7 +104,7 @@ impl Worker {
                 }
                 Err(e) => {
                     drop(first);
-                    tracing::warn!(error = %e, "claiming deliveries failed; backing off");
+                    tracing::warn!(error = %error_chain(&e), "claiming deliveries failed; backing off");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         () = shutdown.cancelled() => break,

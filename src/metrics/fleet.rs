@@ -8,6 +8,7 @@
 
 use crate::delivery::gate::BreakerState;
 use crate::store::Store;
+use crate::telemetry::error_chain;
 use chrono::Utc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -99,7 +100,7 @@ impl FleetGauges {
         let up = match self.read(store).await {
             Ok(()) => 1,
             Err(e) => {
-                tracing::warn!(error = %e, "reading queue gauges from the store failed");
+                tracing::warn!(error = %error_chain(&e), "reading queue gauges from the store failed");
                 0
             }
         };
