@@ -56,8 +56,9 @@ ORDER BY due_at LIMIT $1";
 /// The gate state of the endpoints `$2` (with heads at `$3`, `$6`), locked for this
 /// transaction; endpoints another claimer holds are skipped. Due deliveries are counted from
 /// the head up to what the claim (`$1`) or the endpoint's bulkhead (its own, or `$4`) could
-/// take, whichever is less, and unexpired leases are counted, those of the claiming worker
-/// (`$5`) apart too. The `due` count is ordered like `deliveries_ready` so that even the
+/// take, whichever is less, or up to one while the breaker is open or half-open (it lets
+/// one probe through at most), and unexpired leases are counted, those of the claiming
+/// worker (`$5`) apart too. The `due` count is ordered like `deliveries_ready` so that even the
 /// generic plan of this prepared statement walks that index: without the order, it could
 /// scan the whole queue by `(status, due_at)` for each endpoint (about 400 ms a claim at a
 /// million due).
@@ -68,7 +69,8 @@ SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
             WHERE d.endpoint_id = e.id AND d.status = 1 AND d.due_at <= now()
               AND (d.due_at, d.id) >= (h.head, h.head_id)
             ORDER BY d.due_at, d.id
-            LIMIT LEAST($1, COALESCE(e.concurrency_limit, $4))) x) AS due,
+            LIMIT CASE WHEN e.breaker_state IN (1, 2) THEN 1
+                       ELSE LEAST($1, COALESCE(e.concurrency_limit, $4)) END) x) AS due,
        f.in_flight, f.own_in_flight
 FROM UNNEST($2::text[], $3::timestamptz[], $6::bigint[]) AS h(endpoint_id, head, head_id)
 JOIN endpoint_claims c ON c.endpoint_id = h.endpoint_id
