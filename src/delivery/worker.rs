@@ -17,6 +17,10 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How long a claim loop woken only by recorded outcomes waits before claiming (see
+/// [`Worker::wait_for_room`]).
+const RECORDED_SETTLE: Duration = Duration::from_millis(20);
+
 /// A delivery worker: one per process, running up to `HOOKLINE_WORKER_CONCURRENCY`
 /// attempts at once.
 pub struct Worker {
@@ -115,11 +119,8 @@ impl Worker {
             };
             if claimed.is_empty() {
                 drop(first);
-                tokio::select! {
-                    () = this.store.wait_for_work(this.config.poll_interval) => {}
-                    () = recorded.notified() => {}
-                    () = this.sending.freed() => {}
-                    () = shutdown.cancelled() => break,
+                if !this.wait_for_room(&recorded, &shutdown).await {
+                    break;
                 }
                 continue;
             }
@@ -138,13 +139,8 @@ impl Worker {
                 let (this, tx) = (this.clone(), tx.clone());
                 in_flight.spawn(async move { this.attempt(delivery, (slot, mark), tx).await });
             }
-            if drained {
-                tokio::select! {
-                    () = this.store.wait_for_work(this.config.poll_interval) => {}
-                    () = recorded.notified() => {}
-                    () = this.sending.freed() => {}
-                    () = shutdown.cancelled() => break,
-                }
+            if drained && !this.wait_for_room(&recorded, &shutdown).await {
+                break;
             }
         }
 
@@ -154,6 +150,31 @@ impl Worker {
         let _ = recorder.await;
         tracing::info!(worker_id = %this.id, "delivery worker stopped");
         Ok(())
+    }
+
+    /// Waits, after a claim that took all it could, for what may let the next one take
+    /// more: new work, freed bulkhead room, or the poll interval. Recorded outcomes (a
+    /// failure's bulkhead room, a breaker closed by its probe) count only after
+    /// [`RECORDED_SETTLE`], unless something else comes first: at light load the recorder
+    /// writes a batch every few deliveries, and a claim for each would read the gate state
+    /// of every endpoint with waiting work (held-back ones included) several times per
+    /// message. False once shutdown begins.
+    async fn wait_for_room(&self, recorded: &Notify, shutdown: &CancellationToken) -> bool {
+        let settle = tokio::select! {
+            () = self.store.wait_for_work(self.config.poll_interval) => false,
+            () = recorded.notified() => true,
+            () = self.sending.freed() => false,
+            () = shutdown.cancelled() => return false,
+        };
+        if settle {
+            tokio::select! {
+                () = tokio::time::sleep(RECORDED_SETTLE) => {}
+                () = self.store.wait_for_work(RECORDED_SETTLE) => {}
+                () = self.sending.freed() => {}
+                () = shutdown.cancelled() => return false,
+            }
+        }
+        true
     }
 
     #[tracing::instrument(
