@@ -168,7 +168,6 @@ impl Worker {
         };
         if settle {
             tokio::select! {
-                () = tokio::time::sleep(RECORDED_SETTLE) => {}
                 () = self.store.wait_for_work(RECORDED_SETTLE) => {}
                 () = self.sending.freed() => {}
                 () = shutdown.cancelled() => return false,

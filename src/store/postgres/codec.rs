@@ -46,6 +46,11 @@ pub(super) const ATTEMPT_COLS: &str = "t.id AS id, t.msg_id AS msg_id, \
 /// Delivery columns added to endpoint or message columns in the "attempted" listings.
 pub(super) const DELIVERY_STATE_COLS: &str = "d.status AS d_status, d.due_at AS d_due_at";
 
+/// One field of every row, as an array parameter for `UNNEST`.
+pub(super) fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
+}
+
 /// The current time in the stored resolution.
 pub(super) fn now_ms() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)

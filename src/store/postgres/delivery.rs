@@ -11,7 +11,8 @@
 
 use super::PostgresStore;
 use super::codec::{
-    affected, col, duration_ms, json_col, limit_param, ms, now_ms, secrets, time_col, trigger_col,
+    affected, col, column, duration_ms, json_col, limit_param, ms, now_ms, secrets, time_col,
+    trigger_col,
 };
 use super::messages::LOCK_ENDPOINTS;
 use super::{gate, notify};
@@ -23,7 +24,7 @@ use crate::store::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -174,40 +175,25 @@ async fn claim_once(
     }
     let mut claimed = Vec::new();
     if !plan.grants.is_empty() {
-        let ids: Vec<&str> = plan.grants.iter().map(|g| g.endpoint_id.as_str()).collect();
-        let quotas: Vec<i64> = plan
-            .grants
-            .iter()
-            .map(|g| limit_param(g.slots.len()))
-            .collect();
         // Every grant is a candidate's, so each has a head; without one the lease would
         // read the endpoint's queue from the start.
-        let heads: Vec<gate::Head> = ids
-            .iter()
-            .map(|id| {
-                let start = (DateTime::UNIX_EPOCH, i64::MIN);
-                found.heads.get(*id).copied().unwrap_or(start)
-            })
-            .collect();
+        let heads: Vec<gate::Head> = column(&plan.grants, |g| {
+            let start = (DateTime::UNIX_EPOCH, i64::MIN);
+            found
+                .heads
+                .get(g.endpoint_id.as_str())
+                .copied()
+                .unwrap_or(start)
+        });
         let rows = sqlx::query(LEASE)
-            .bind(ids)
-            .bind(quotas)
+            .bind(column(&plan.grants, |g| g.endpoint_id.as_str()))
+            .bind(column(&plan.grants, |g| limit_param(g.slots.len())))
             .bind(lease_ms)
             .bind(worker_id)
-            .bind(heads.iter().map(|h| h.0).collect::<Vec<_>>())
-            .bind(heads.iter().map(|h| h.1).collect::<Vec<_>>())
-            .bind(
-                plan.grants
-                    .iter()
-                    .map(|g| g.gate.rate_tat)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                plan.grants
-                    .iter()
-                    .map(|g| g.gate.last_served)
-                    .collect::<Vec<_>>(),
-            )
+            .bind(column(&heads, |h| h.0))
+            .bind(column(&heads, |h| h.1))
+            .bind(column(&plan.grants, |g| g.gate.rate_tat))
+            .bind(column(&plan.grants, |g| g.gate.last_served))
             .fetch_all(&mut *tx)
             .await?;
         let now = now_ms();
@@ -335,28 +321,15 @@ async fn write_outcomes(
     .execute(&mut *tx)
     .await?;
 
-    // Most rows are found by the version their lease wrote; the rest (changed since, e.g.
-    // reaped, or leased without a version) by their key.
-    let by_version: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.row_version.is_some())
-        .collect();
-    let mut moved: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| o.row_version.is_none())
-        .collect();
-    if !by_version.is_empty() {
-        let applied = move_deliveries(&mut tx, &by_version, BY_VERSION).await?;
-        if applied.len() < by_version.len() {
-            let applied: HashSet<(&str, &str)> = applied
-                .iter()
-                .map(|(e, m)| (e.as_str(), m.as_str()))
-                .collect();
-            moved.extend(by_version.into_iter().filter(|o| {
-                let key = (o.attempt.endpoint_id.as_str(), o.attempt.msg_id.as_str());
-                !applied.contains(&key)
-            }));
-        }
+    // Most rows are found by the version their lease wrote. If any was not (changed since,
+    // e.g. reaped), the batch goes again by key: a row already moved no longer names the
+    // worker, so only the rest can match.
+    let (by_version, mut moved): (Vec<&Outcome>, Vec<&Outcome>) =
+        outcomes.iter().partition(|o| o.row_version.is_some());
+    if !by_version.is_empty()
+        && move_deliveries(&mut tx, &by_version, BY_VERSION).await? < by_version.len() as u64
+    {
+        moved.extend(by_version);
     }
     if !moved.is_empty() {
         move_deliveries(&mut tx, &moved, BY_KEY).await?;
@@ -381,8 +354,7 @@ FROM UNNEST($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::integ
      AS u(endpoint_id, msg_id, status, due_at, spent, worker, row_version)
 WHERE LOCATE
   AND d.endpoint_id = u.endpoint_id AND d.msg_id = u.msg_id
-  AND d.locked_by = u.worker AND d.status IN (1, 3)
-RETURNING d.endpoint_id, d.msg_id";
+  AND d.locked_by = u.worker AND d.status IN (1, 3)";
 
 /// Finds each row by the version its lease wrote (`$7`): a heap fetch each, planned as a
 /// TID scan per outcome once the table has grown. A version that is no longer the row's
@@ -400,13 +372,13 @@ const BY_KEY: &str = "d.ctid = ANY(ARRAY(
         WHERE endpoint_id = k.endpoint_id AND msg_id = k.msg_id LIMIT 1) x))";
 
 /// Moves the deliveries of `outcomes`, finding their rows by `locate` ([`BY_VERSION`] or
-/// [`BY_KEY`]); returns the (endpoint, message) keys of those moved. Planned afresh on
-/// every call, so that the plan follows the table's size.
+/// [`BY_KEY`]); returns how many moved. Planned afresh on every call, so that the plan
+/// follows the table's size.
 async fn move_deliveries(
     tx: &mut sqlx::PgConnection,
     outcomes: &[&Outcome],
     locate: &str,
-) -> StoreResult<Vec<(String, String)>> {
+) -> StoreResult<u64> {
     let mut statuses = Vec::with_capacity(outcomes.len());
     let mut due_ats = Vec::with_capacity(outcomes.len());
     for o in outcomes {
@@ -418,7 +390,7 @@ async fn move_deliveries(
         statuses.push(status as i16);
         due_ats.push(due_at);
     }
-    Ok(sqlx::query_as(&MOVE.replace("LOCATE", locate))
+    Ok(sqlx::query(&MOVE.replace("LOCATE", locate))
         .bind(column(outcomes, |o| o.attempt.endpoint_id.as_str()))
         .bind(column(outcomes, |o| o.attempt.msg_id.as_str()))
         .bind(statuses)
@@ -429,13 +401,9 @@ async fn move_deliveries(
         .bind(column(outcomes, |o| o.worker_id.as_str()))
         .bind(column(outcomes, |o| o.row_version.as_deref()))
         .persistent(false)
-        .fetch_all(tx)
-        .await?)
-}
-
-/// One field of every row, as an array parameter for `UNNEST`.
-fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
-    rows.iter().map(field).collect()
+        .execute(tx)
+        .await?
+        .rows_affected())
 }
 
 /// Postgres `text` cannot hold U+0000, which a receiver's body may contain (SQLite keeps

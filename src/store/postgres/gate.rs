@@ -10,7 +10,7 @@
 //! delivery or an attempt takes a `KEY SHARE` lock on its endpoint (the foreign key).
 
 use super::PostgresStore;
-use super::codec::{col, limit_param, ms};
+use super::codec::{col, column, limit_param, ms};
 use crate::delivery::gate::{
     BreakerPolicy, BreakerState, Candidate, EndpointGate, Grant, Plan, breaker,
 };
@@ -69,6 +69,7 @@ SELECT e.id, e.app_id, h.head, e.disabled, e.concurrency_limit, e.throttle_rate,
             WHERE d.endpoint_id = e.id AND d.status = 1 AND d.due_at <= now()
               AND (d.due_at, d.id) >= (h.head, h.head_id)
             ORDER BY d.due_at, d.id
+            -- Breaker open (1) or half-open (2): at most one probe goes.
             LIMIT CASE WHEN e.breaker_state IN (1, 2) THEN 1
                        ELSE LEAST($1, COALESCE(e.concurrency_limit, $4)) END) x) AS due,
        f.in_flight, f.own_in_flight
@@ -230,24 +231,9 @@ pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreRes
              FROM UNNEST($1::text[], $2::smallint[], $3::timestamptz[]) AS u(id, state, since)
              WHERE e.id = u.id AND e.breaker_state <> u.state",
         )
-        .bind(
-            probing
-                .iter()
-                .map(|g| g.endpoint_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            probing
-                .iter()
-                .map(|g| g.gate.breaker as i16)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            probing
-                .iter()
-                .map(|g| g.gate.breaker_since)
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(&probing, |g| g.endpoint_id.as_str()))
+        .bind(column(&probing, |g| g.gate.breaker as i16))
+        .bind(column(&probing, |g| g.gate.breaker_since))
         .execute(&mut *conn)
         .await?;
     }
