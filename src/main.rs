@@ -1,6 +1,6 @@
 //! The `hookline` binary: parse the command line, load configuration, run.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use hookline::{Application, Config, Role};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +15,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Configuration file (TOML, same keys as the HOOKLINE_* variables, lower case without
-    /// the prefix). Defaults to ./hookline.toml when it exists.
-    #[arg(long, global = true, env = "HOOKLINE_CONFIG")]
-    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,31 +22,39 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API and delivery workers in one process.
-    Serve,
+    Serve(Server),
     /// Run the management API only.
-    Api,
+    Api(Server),
     /// Run delivery workers only.
-    Worker,
+    Worker(Server),
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate(Server),
     /// Client subcommands: talk to a running server over its API.
     #[command(flatten)]
     Client(Box<hookline::cli::Command>),
 }
 
+/// What every server subcommand takes. Client subcommands talk to a server: its
+/// configuration is not theirs to load.
+#[derive(Args)]
+struct Server {
+    /// Configuration file (TOML, same keys as the HOOKLINE_* variables, lower case without
+    /// the prefix). Defaults to ./hookline.toml when it exists.
+    #[arg(long, env = "HOOKLINE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // `None` is `migrate`. Client subcommands talk to a server: its configuration is not
-    // theirs to load.
-    let role = match cli.command {
-        Command::Serve => Some(Role::Serve),
-        Command::Api => Some(Role::Api),
-        Command::Worker => Some(Role::Worker),
-        Command::Migrate => None,
+    // `None` is `migrate`.
+    let (role, server) = match Cli::parse().command {
+        Command::Serve(server) => (Some(Role::Serve), server),
+        Command::Api(server) => (Some(Role::Api), server),
+        Command::Worker(server) => (Some(Role::Worker), server),
+        Command::Migrate(server) => (None, server),
         Command::Client(command) => return hookline::cli::run(*command).await,
     };
-    let config = match Config::load(cli.config.as_deref()) {
+    let config = match Config::load(server.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("hookline: {e}");

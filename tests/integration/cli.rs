@@ -319,3 +319,37 @@ async fn cli_status_shows_the_queue_and_open_breakers() {
         "a closed breaker is not listed:\n{table}"
     );
 }
+
+#[tokio::test]
+async fn config_files_are_for_server_commands_only() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("other.toml");
+    std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+    let file = file.to_str().expect("a UTF-8 path");
+
+    // A server command reads the named file, and refuses it before touching a database.
+    let db = dir.path().join("hookline.db");
+    let db_url = format!("sqlite://{}", db.display());
+    let migrate = run_in(
+        dir.path(),
+        &[("HOOKLINE_DATABASE_URL", &db_url)],
+        &["migrate", "--config", file],
+    )
+    .await;
+    let message = migrate.fails_with(2);
+    assert!(
+        message.contains("other.toml") && message.contains("unknown key"),
+        "{message}"
+    );
+    assert!(!db.exists(), "a refused configuration touches no database");
+
+    // A client command has no server configuration to read: `--config` is a usage error.
+    let status = run_in(
+        dir.path(),
+        &[("HOOKLINE_TOKEN", TOKEN)],
+        &["status", "--config", file],
+    )
+    .await;
+    assert_eq!(status.code, Some(2), "{}", status.stderr);
+    assert!(status.stderr.contains("--config"), "{}", status.stderr);
+}
