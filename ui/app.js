@@ -87,6 +87,29 @@ function table(headers, rows, empty) {
   return h("table", {}, h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))), h("tbody", {}, rows));
 }
 
+// Fills `target` with a list endpoint's first page as a table, and a "Show more" button that
+// appends the next page (the API's `iterator`) for as long as the API says there is more.
+// `rowsOf` turns a page's `data` into rows, and may be async.
+async function pagedTable(target, path, headers, rowsOf, empty) {
+  const next = (iterator) => `${path}${path.includes("?") ? "&" : "?"}iterator=${encodeURIComponent(iterator)}`;
+  const first = await api("GET", path);
+  const rows = await rowsOf(first.data);
+  const shown = table(headers, rows, empty);
+  const more = h("button", { class: "secondary", "data-testid": "more", hidden: first.done || !rows.length }, "Show more");
+  let iterator = first.iterator;
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = await api("GET", next(iterator));
+      shown.querySelector("tbody").append(...await rowsOf(page.data));
+      iterator = page.iterator;
+      more.hidden = page.done || !page.data.length;
+      more.disabled = false;
+    } catch (err) { more.replaceWith(failure(err)); }
+  });
+  target.replaceChildren(shown, more);
+}
+
 function failure(err) { return h("p", { class: "error", role: "alert" }, err.message); }
 
 // ---- views -------------------------------------------------------------------------------
@@ -123,14 +146,11 @@ async function overview() {
   show(h("h1", {}, "Overview"), status, h("h2", {}, "Applications"), apps);
   refreshStatus(status);
   try {
-    const list = await api("GET", "/api/v1/app?limit=250");
-    apps.replaceChildren(table(
-      ["Name", "Id", "Uid", "Created"],
-      list.data.map((a) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/app/${a.id}`; } },
+    await pagedTable(apps, "/api/v1/app?limit=100", ["Name", "Id", "Uid", "Created"],
+      (data) => data.map((a) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/app/${a.id}`; } },
         h("td", {}, h("a", { href: `#/app/${a.id}` }, a.name)), h("td", { class: "mono" }, a.id),
         h("td", {}, a.uid || "—"), h("td", {}, when(a.createdAt)))),
-      "No applications yet.",
-    ));
+      "No applications yet.");
   } catch (err) { apps.replaceChildren(failure(err)); }
 }
 
@@ -201,34 +221,31 @@ async function application(appId) {
     crumbs(...(session.app ? [] : [["Overview", "#/"]]), [a.name]);
   } catch (err) { head.after(failure(err)); }
   try {
-    const list = await api("GET", `${app(appId)}/endpoint?limit=250`);
-    const health = await Promise.all(list.data.map((ep) =>
-      api("GET", `${app(appId)}/endpoint/${ep.id}/health`).catch(() => null)));
-    endpoints.replaceChildren(table(
+    await pagedTable(endpoints, `${app(appId)}/endpoint?limit=50`,
       ["URL", "Breaker", "Success", "p50 / p99", "Backlog", "In flight", ""],
-      list.data.map((ep, i) => {
-        const hl = health[i];
-        return h("tr", { class: "clickable", "data-endpoint": ep.id, onclick: () => { location.hash = `#/app/${appId}/endpoint/${ep.id}`; } },
-          h("td", {}, h("a", { href: `#/app/${appId}/endpoint/${ep.id}` }, ep.url), ep.description ? h("div", { class: "muted" }, ep.description) : null),
-          h("td", {}, hl ? breakerPill(hl.breaker.state) : "—"),
-          h("td", {}, hl ? percent(hl.recent.successRate) : "—"),
-          h("td", {}, hl && hl.recent.latencyP50Ms !== null ? `${hl.recent.latencyP50Ms} / ${hl.recent.latencyP99Ms} ms` : "—"),
-          h("td", {}, hl ? hl.backlog : "—"),
-          h("td", {}, hl ? hl.inFlight : "—"),
-          h("td", {}, ep.disabled ? h("span", { class: "pill bad" }, "disabled") : ""));
-      }),
-      "No endpoints yet.",
-    ));
+      async (data) => {
+        const health = await Promise.all(data.map((ep) =>
+          api("GET", `${app(appId)}/endpoint/${ep.id}/health`).catch(() => null)));
+        return data.map((ep, i) => {
+          const hl = health[i];
+          return h("tr", { class: "clickable", "data-endpoint": ep.id, onclick: () => { location.hash = `#/app/${appId}/endpoint/${ep.id}`; } },
+            h("td", {}, h("a", { href: `#/app/${appId}/endpoint/${ep.id}` }, ep.url), ep.description ? h("div", { class: "muted" }, ep.description) : null),
+            h("td", {}, hl ? breakerPill(hl.breaker.state) : "—"),
+            h("td", {}, hl ? percent(hl.recent.successRate) : "—"),
+            h("td", {}, hl && hl.recent.latencyP50Ms !== null ? `${hl.recent.latencyP50Ms} / ${hl.recent.latencyP99Ms} ms` : "—"),
+            h("td", {}, hl ? hl.backlog : "—"),
+            h("td", {}, hl ? hl.inFlight : "—"),
+            h("td", {}, ep.disabled ? h("span", { class: "pill bad" }, "disabled") : ""));
+        });
+      },
+      "No endpoints yet.");
   } catch (err) { endpoints.replaceChildren(failure(err)); }
   try {
-    const list = await api("GET", `${app(appId)}/msg?limit=25&with_content=false`);
-    messages.replaceChildren(table(
-      ["Message", "Event type", "Created"],
-      list.data.map((m) => h("tr", { class: "clickable", onclick: () => { location.hash = `#/app/${appId}/msg/${m.id}`; } },
+    await pagedTable(messages, `${app(appId)}/msg?limit=25&with_content=false`, ["Message", "Event type", "Created"],
+      (data) => data.map((m) => h("tr", { class: "clickable", "data-message": m.id, onclick: () => { location.hash = `#/app/${appId}/msg/${m.id}`; } },
         h("td", { class: "mono" }, h("a", { href: `#/app/${appId}/msg/${m.id}` }, m.id)),
         h("td", {}, m.eventType), h("td", {}, when(m.timestamp)))),
-      "No messages yet.",
-    ));
+      "No messages yet.");
   } catch (err) { messages.replaceChildren(failure(err)); }
 }
 
@@ -302,9 +319,9 @@ async function endpoint(appId, endpointId) {
     ep.disabled ? h("p", { class: "error" }, `Disabled${ep.disabledReason ? `: ${ep.disabledReason}` : ""}`) : "");
   } catch (err) { health.replaceChildren(failure(err)); }
   try {
-    const list = await api("GET", `${app(appId)}/attempt/endpoint/${endpointId}?limit=50`);
-    attempts.replaceChildren(table(["When", "Status", "Code", "Took", "Message", "Response", ""],
-      attemptRows(appId, list.data, { showEndpoint: false }), "No attempts yet."));
+    await pagedTable(attempts, `${app(appId)}/attempt/endpoint/${endpointId}?limit=50`,
+      ["When", "Status", "Code", "Took", "Message", "Response", ""],
+      (data) => attemptRows(appId, data, { showEndpoint: false }), "No attempts yet.");
   } catch (err) { attempts.replaceChildren(failure(err)); }
 }
 
@@ -319,9 +336,9 @@ async function message(appId, msgId) {
       h("pre", { class: "response" }, JSON.stringify(m.payload, null, 2)));
   } catch (err) { body.replaceChildren(failure(err)); }
   try {
-    const list = await api("GET", `${app(appId)}/attempt/msg/${msgId}?limit=100`);
-    attempts.replaceChildren(table(["When", "Status", "Code", "Took", "Endpoint", "Response", ""],
-      attemptRows(appId, list.data, { showEndpoint: true }), "No attempts yet."));
+    await pagedTable(attempts, `${app(appId)}/attempt/msg/${msgId}?limit=100`,
+      ["When", "Status", "Code", "Took", "Endpoint", "Response", ""],
+      (data) => attemptRows(appId, data, { showEndpoint: true }), "No attempts yet.");
   } catch (err) { attempts.replaceChildren(failure(err)); }
 }
 

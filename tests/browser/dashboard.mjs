@@ -1,9 +1,10 @@
-// Drives the dashboard in Chromium: sign in, open an application and its failing endpoint,
-// see the failed attempts, press Resend, and see the new attempt arrive; then check that the
-// API reference at /docs renders.
+// Drives the dashboard in Chromium: sign in, open an application, page through its messages,
+// open its failing endpoint, see the failed attempts, press Resend, and see the new attempt
+// arrive; then check that the API reference at /docs renders.
 //
-// Environment: HOOKLINE_URL, HOOKLINE_TOKEN, APP_NAME, ENDPOINT_URL, SCREENSHOT (a .png path),
-// CHROMIUM (default /usr/bin/chromium). Exits non-zero with a message on any failure,
+// Environment: HOOKLINE_URL, HOOKLINE_TOKEN, APP_NAME, ENDPOINT_URL, MESSAGES (how many the
+// application has, more than one page of 25), SCREENSHOT (a .png path), CHROMIUM (default
+// /usr/bin/chromium). Exits non-zero with a message on any failure,
 // including a console error on the page (a CSP violation, a script error).
 import { chromium } from "playwright-core";
 
@@ -18,6 +19,7 @@ const token = env("HOOKLINE_TOKEN");
 const appName = env("APP_NAME");
 const endpointUrl = env("ENDPOINT_URL");
 const screenshot = env("SCREENSHOT");
+const messages = Number(env("MESSAGES"));
 
 const browser = await chromium.launch({
   executablePath: env("CHROMIUM", "/usr/bin/chromium"),
@@ -43,6 +45,17 @@ try {
   await page.fill("#token", token);
   await page.click("#login button[type=submit]");
   await page.click(`text=${appName}`);
+
+  // The first page of messages, then the rest behind "Show more", which goes away at the end.
+  const messageRows = page.locator("tr[data-message]");
+  await messageRows.first().waitFor();
+  const firstPage = await messageRows.count();
+  if (firstPage !== 25) throw new Error(`expected a first page of 25 messages, saw ${firstPage}`);
+  await page.locator("[data-testid=more]:visible").click();
+  await page.waitForFunction((n) => document.querySelectorAll("tr[data-message]").length === n, messages);
+  await page.locator("[data-testid=more]:visible").waitFor({ state: "detached" });
+  const distinct = new Set(await messageRows.evaluateAll((rows) => rows.map((r) => r.dataset.message)));
+  if (distinct.size !== messages) throw new Error(`expected ${messages} distinct messages, saw ${distinct.size}`);
 
   const row = page.locator("tr[data-endpoint]", { hasText: endpointUrl });
   await row.locator("[data-testid=breaker]").waitFor();
@@ -73,7 +86,7 @@ try {
   const operations = await page.locator("section.op").count();
   if (operations < 40) throw new Error(`the reference shows only ${operations} operations`);
   if (problems.length) throw new Error(problems.join("\n"));
-  console.log(JSON.stringify({ before, after, succeeded, operations, screenshot }));
+  console.log(JSON.stringify({ firstPage, messages: distinct.size, before, after, succeeded, operations, screenshot }));
 } finally {
   await browser.close();
 }

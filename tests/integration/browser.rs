@@ -45,6 +45,13 @@ async fn the_dashboard_shows_failing_attempts_and_resends_one() {
 
     let api = TestApp::external(port, TOKEN);
     let app_id = api.create_app("Storefront").await;
+    // Enough messages for two pages of the dashboard's message list (25 a page); those sent
+    // before the endpoint exists go nowhere.
+    let messages = 27;
+    for n in 2..messages {
+        api.send_message(&app_id, "catalog.synced", json!({ "n": n }))
+            .await;
+    }
     let url = rx.url("/failing");
     let ep = api.create_endpoint_id(&app_id, &url, json!({})).await;
     for n in 0..2 {
@@ -68,6 +75,7 @@ async fn the_dashboard_shows_failing_attempts_and_resends_one() {
         .env("HOOKLINE_TOKEN", TOKEN)
         .env("APP_NAME", "Storefront")
         .env("ENDPOINT_URL", &url)
+        .env("MESSAGES", messages.to_string())
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .kill_on_drop(true)
