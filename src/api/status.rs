@@ -3,7 +3,7 @@
 
 use super::ApiState;
 use super::error::ApiResult;
-use super::wire::{BUCKET_WIDTH, LAST_MINUTE, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
+use super::wire::{BUCKET_WIDTH, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
 use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,19 +25,11 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 )]
 async fn status(State(st): State<ApiState>) -> ApiResult<Json<StatusOut>> {
     let now = chrono::Utc::now();
-    let minute_ago = now - chrono::Duration::from_std(LAST_MINUTE).unwrap_or_default();
     let store = st.store.as_ref();
-    let (queue, minute, buckets, breakers) = tokio::try_join!(
+    let (queue, buckets, breakers) = tokio::try_join!(
         store.queue_depth(),
-        store.attempt_counts(minute_ago, LAST_MINUTE),
         store.attempt_counts(throughput_start(now), BUCKET_WIDTH),
         store.open_breakers(OPEN_BREAKERS_SHOWN),
     )?;
-    Ok(Json(StatusOut::new(
-        now,
-        queue,
-        &minute,
-        &buckets,
-        breakers.longest,
-    )))
+    Ok(Json(StatusOut::new(now, queue, &buckets, breakers.longest)))
 }

@@ -27,7 +27,7 @@ mod token;
 mod unreadable;
 
 pub use model::*;
-pub use ops::{AttemptCount, OpenBreaker, OpenBreakers, QueueDepth};
+pub use ops::{ATTEMPT_BUCKET, AttemptCount, OpenBreaker, OpenBreakers, QueueDepth};
 pub use page::{Cursor, Order, Page, PageRequest};
 pub use sealing::{Sealer, SealingError};
 pub use token::AppToken;
@@ -354,7 +354,9 @@ pub trait Store: Send + Sync + 'static {
     /// tables: index range scans only (see the `operability` migration).
     async fn queue_depth(&self) -> StoreResult<QueueDepth>;
     /// Attempts made at or after `since`, in buckets of `width` (bucket 0 starts at
-    /// `since`), ascending; buckets without attempts are left out.
+    /// `since`), ascending; buckets without attempts are left out. `since` is to be on an
+    /// [`ATTEMPT_BUCKET`] boundary and `width` a multiple of it: stores may count attempts
+    /// by those buckets as they are recorded.
     async fn attempt_counts(
         &self,
         since: DateTime<Utc>,

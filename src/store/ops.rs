@@ -20,6 +20,11 @@ pub struct QueueDepth {
     pub oldest_due: Option<DateTime<Utc>>,
 }
 
+/// The width of the time buckets attempts are counted in, each starting on a multiple of
+/// it since the Unix epoch. [`crate::store::Store::attempt_counts`] is exact for a `since`
+/// on such a boundary and a `width` that is a multiple of it.
+pub const ATTEMPT_BUCKET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Attempts made in one time bucket, split by result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptCount {

@@ -25,6 +25,7 @@ mod log_secrets;
 mod observability;
 mod openapi;
 mod pages;
+mod pg_counts;
 mod pg_plans;
 mod pg_support;
 mod process;

@@ -28,7 +28,7 @@ pub use headers::{
 };
 pub use message::{MessageDraft, MessageIn, MessageOut, example_payload};
 pub use portal::{AppPortalAccessIn, AppPortalAccessOut, PortalGrant};
-pub use status::{BUCKET_WIDTH, LAST_MINUTE, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
+pub use status::{BUCKET_WIDTH, OPEN_BREAKERS_SHOWN, StatusOut, throughput_start};
 
 use super::error::ApiError;
 use serde::{Deserialize, Deserializer};

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 /// Throughput buckets shown.
 pub const BUCKETS: usize = 30;
-/// Width of one throughput bucket.
-pub const BUCKET_WIDTH: Duration = Duration::from_secs(10);
-/// The window `lastMinute` counts.
-pub const LAST_MINUTE: Duration = Duration::from_secs(60);
+/// Width of one throughput bucket: the store's counting bucket.
+pub const BUCKET_WIDTH: Duration = crate::store::ATTEMPT_BUCKET;
+/// The buckets `lastMinute` sums: the one holding now and those of the minute before it.
+const LAST_MINUTE_BUCKETS: usize = 6;
 /// Most open breakers listed.
 pub const OPEN_BREAKERS_SHOWN: usize = 50;
 
@@ -22,7 +22,8 @@ pub const OPEN_BREAKERS_SHOWN: usize = 50;
 pub struct StatusOut {
     /// Deliveries by queue state, fleet-wide.
     pub queue: QueueOut,
-    /// Attempts in the last 60 seconds.
+    /// Attempts in the last six throughput buckets: the one holding now and the five
+    /// before it, 50 to 60 seconds.
     pub last_minute: CountsOut,
     /// Attempts per 10-second bucket, oldest first; the last bucket holds now.
     pub throughput: Vec<BucketOut>,
@@ -96,12 +97,11 @@ pub fn throughput_start(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl StatusOut {
-    /// The report as of `now`, from the store's views: `minute` counted since a minute
-    /// ago, `buckets` since [`throughput_start`] in [`BUCKET_WIDTH`] buckets.
+    /// The report as of `now`, from the store's views: `buckets` counted since
+    /// [`throughput_start`] in [`BUCKET_WIDTH`] buckets.
     pub fn new(
         now: DateTime<Utc>,
         queue: QueueDepth,
-        minute: &[AttemptCount],
         buckets: &[AttemptCount],
         breakers: Vec<OpenBreaker>,
     ) -> Self {
@@ -124,12 +124,13 @@ impl StatusOut {
                 b.failed += c.failed;
             }
         }
-        let last_minute = minute
-            .iter()
-            .fold(CountsOut::default(), |acc, c| CountsOut {
-                delivered: acc.delivered + c.delivered,
-                failed: acc.failed + c.failed,
-            });
+        let last_minute = throughput[BUCKETS - LAST_MINUTE_BUCKETS..].iter().fold(
+            CountsOut::default(),
+            |acc, b| CountsOut {
+                delivered: acc.delivered + b.delivered,
+                failed: acc.failed + b.failed,
+            },
+        );
         Self {
             queue: QueueOut {
                 due: queue.due,
@@ -180,7 +181,7 @@ mod tests {
     fn buckets_sit_on_ten_second_boundaries_and_end_with_the_one_holding_now() {
         let now = at("2026-01-01T12:00:07.250Z");
         assert_eq!(throughput_start(now), at("2026-01-01T11:55:10Z"));
-        let out = StatusOut::new(now, QueueDepth::default(), &[], &[], Vec::new());
+        let out = StatusOut::new(now, QueueDepth::default(), &[], Vec::new());
         assert_eq!(out.throughput.len(), BUCKETS);
         assert_eq!(out.throughput[0].at, at("2026-01-01T11:55:10Z"));
         assert_eq!(out.throughput[29].at, at("2026-01-01T12:00:00Z"));
@@ -197,16 +198,12 @@ mod tests {
         let buckets = [
             count(0, 1, 0),
             count(17, 2, 3),
-            count(29, 0, 4),
+            count(23, 8, 8),
+            count(24, 5, 2),
+            count(29, 1, 4),
             count(30, 9, 9),
         ];
-        let out = StatusOut::new(
-            now,
-            QueueDepth::default(),
-            &[count(0, 5, 6), count(1, 1, 0)],
-            &buckets,
-            Vec::new(),
-        );
+        let out = StatusOut::new(now, QueueDepth::default(), &buckets, Vec::new());
         let got: Vec<(usize, i64, i64)> = out
             .throughput
             .iter()
@@ -214,7 +211,11 @@ mod tests {
             .filter(|(_, b)| b.delivered + b.failed > 0)
             .map(|(i, b)| (i, b.delivered, b.failed))
             .collect();
-        assert_eq!(got, [(0, 1, 0), (17, 2, 3), (29, 0, 4)]);
+        assert_eq!(
+            got,
+            [(0, 1, 0), (17, 2, 3), (23, 8, 8), (24, 5, 2), (29, 1, 4)]
+        );
+        // Buckets 24 to 29; 23 is more than a minute ago and 30 is after now.
         assert_eq!(
             out.last_minute,
             CountsOut {
@@ -232,7 +233,7 @@ mod tests {
             oldest_due: Some(at("2026-01-01T11:59:30.500Z")),
             ..QueueDepth::default()
         };
-        let out = StatusOut::new(now, queue, &[], &[], Vec::new());
+        let out = StatusOut::new(now, queue, &[], Vec::new());
         assert_eq!(out.queue.oldest_due_seconds, Some(29.5));
         let json = serde_json::to_value(&out).unwrap();
         assert_eq!(json["queue"]["oldestDueSeconds"], 29.5);

@@ -15,6 +15,7 @@ use super::codec::{
     trigger_col,
 };
 use super::messages::LOCK_ENDPOINTS;
+use super::ops::COUNT_BUCKET;
 use super::{gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
@@ -290,21 +291,33 @@ async fn write_outcomes(
 ) -> StoreResult<()> {
     let attempts: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
     let mut tx = db.pool.begin().await?;
+    // The attempts actually inserted are counted in their buckets under the recording
+    // worker's name: no other recorder writes those rows, so none waits for this one.
     sqlx::query(&format!(
-        "INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
-             response_status_code, response, response_duration_ms, trigger_type, error_class,
-             created_at)
-         SELECT u.id, u.app_id, u.msg_id, u.endpoint_id, u.url, u.status,
-                u.response_status_code, u.response, u.response_duration_ms, u.trigger_type,
-                u.error_class, u.created_at
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::smallint[], $7::smallint[], $8::text[], $9::bigint[],
-                     $10::smallint[], $11::text[], $12::timestamptz[])
-              AS u(id, app_id, msg_id, endpoint_id, url, status, response_status_code,
-                   response, response_duration_ms, trigger_type, error_class, created_at)
-         WHERE u.endpoint_id IN (
-             SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id {LOCK_ENDPOINTS})
-         {on_conflict}"
+        "WITH inserted AS (
+             INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
+                 response_status_code, response, response_duration_ms, trigger_type,
+                 error_class, created_at)
+             SELECT u.id, u.app_id, u.msg_id, u.endpoint_id, u.url, u.status,
+                    u.response_status_code, u.response, u.response_duration_ms,
+                    u.trigger_type, u.error_class, u.created_at
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::smallint[], $7::smallint[], $8::text[], $9::bigint[],
+                         $10::smallint[], $11::text[], $12::timestamptz[])
+                  AS u(id, app_id, msg_id, endpoint_id, url, status, response_status_code,
+                       response, response_duration_ms, trigger_type, error_class, created_at)
+             WHERE u.endpoint_id IN (
+                 SELECT e.id FROM endpoints e WHERE e.id = ANY($4) ORDER BY e.id
+                 {LOCK_ENDPOINTS})
+             {on_conflict}
+             RETURNING status, created_at
+         )
+         INSERT INTO attempt_counts AS c (bucket, writer, delivered, failed)
+         SELECT {COUNT_BUCKET}, $13, count(*) FILTER (WHERE status = 0),
+                count(*) FILTER (WHERE status <> 0)
+         FROM inserted GROUP BY 1 ORDER BY 1
+         ON CONFLICT (bucket, writer) DO UPDATE
+         SET delivered = c.delivered + EXCLUDED.delivered, failed = c.failed + EXCLUDED.failed"
     ))
     .bind(column(&attempts, |a| a.id.as_str()))
     .bind(column(&attempts, |a| a.app_id.as_str()))
@@ -318,6 +331,7 @@ async fn write_outcomes(
     .bind(column(&attempts, |a| a.trigger_type as i16))
     .bind(column(&attempts, |a| a.error_class.map(|c| c.as_str())))
     .bind(column(&attempts, |a| ms(a.created_at)))
+    .bind(outcomes.first().map(|o| o.worker_id.as_str()))
     .execute(&mut *tx)
     .await?;
 

@@ -7,6 +7,7 @@
 use super::PostgresStore;
 use super::codec::limit_param;
 use super::codec::{affected, col, now_ms};
+use super::ops::COUNTS_KEPT;
 use crate::store::{IdempotencyState, StoreError, StoreResult, StoredResponse, SweepReport};
 use chrono::{DateTime, Utc};
 
@@ -103,7 +104,8 @@ pub(super) async fn idempotency_abandon(db: &PostgresStore, key: &str) -> StoreR
     Ok(())
 }
 
-/// Expunges expired payloads and forgets old idempotency keys, a bounded batch of each.
+/// Expunges expired payloads and forgets old idempotency keys, a bounded batch of each, and
+/// drops attempt counts older than [`COUNTS_KEPT`] (a few rows a minute per worker).
 /// `SKIP LOCKED` lets any number of workers sweep at once without waiting on each other.
 pub(super) async fn sweep_expired(
     db: &PostgresStore,
@@ -130,6 +132,11 @@ pub(super) async fn sweep_expired(
     .execute(&db.pool)
     .await?
     .rows_affected();
+    sqlx::query(&format!(
+        "DELETE FROM attempt_counts WHERE bucket < now() - interval '{COUNTS_KEPT}'"
+    ))
+    .execute(&db.pool)
+    .await?;
     Ok(SweepReport {
         payloads,
         idempotency_keys,

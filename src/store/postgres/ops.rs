@@ -44,18 +44,25 @@ pub(super) async fn queue_depth(db: &PostgresStore) -> StoreResult<QueueDepth> {
     })
 }
 
-/// One pass over the `attempts_recent` range since `since`.
+/// The 10-second bucket ([`crate::store::ATTEMPT_BUCKET`]) an attempt made at `created_at`
+/// is counted in (see the recorder's write in `delivery`).
+pub(super) const COUNT_BUCKET: &str =
+    "to_timestamp(floor(extract(epoch FROM created_at) / 10) * 10)";
+
+/// How long bucket counts are kept.
+pub(super) const COUNTS_KEPT: &str = "1 hour";
+
+/// Sums the bucket counts since `since` into buckets of `width`.
 pub(super) async fn attempt_counts(
     db: &PostgresStore,
     since: DateTime<Utc>,
     width: Duration,
 ) -> StoreResult<Vec<AttemptCount>> {
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT floor(extract(epoch FROM created_at - $1) * 1000 / $2)::bigint AS bucket,
-                count(*) FILTER (WHERE status = 0) AS delivered,
-                count(*) FILTER (WHERE status <> 0) AS failed
-         FROM attempts WHERE created_at >= $1
-         GROUP BY bucket ORDER BY bucket",
+        "SELECT floor(extract(epoch FROM bucket - $1) * 1000 / $2)::bigint AS b,
+                sum(delivered)::bigint, sum(failed)::bigint
+         FROM attempt_counts WHERE bucket >= $1
+         GROUP BY b ORDER BY b",
     )
     .bind(ms(since))
     .bind(duration_ms(width).max(1))

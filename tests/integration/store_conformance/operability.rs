@@ -2,8 +2,8 @@
 //! and the breakers that are not closed.
 
 use super::*;
-use chrono::SubsecRound;
 use hookline::delivery::gate::BreakerState;
+use hookline::store::ATTEMPT_BUCKET;
 
 store_tests!(
     queue_depth_counts_each_delivery_in_its_state,
@@ -86,7 +86,11 @@ pub async fn attempt_counts_split_attempts_by_time_bucket_and_result(store: DynS
     }
     let claimed = claim(&store, WORKER_A, 6).await;
     assert_eq!(claimed.len(), 6);
-    let since = Utc::now().trunc_subsecs(3) - chrono::Duration::seconds(30);
+    // A bucket boundary, as `attempt_counts` asks, 30 to 40 seconds ago.
+    let width = i64::try_from(ATTEMPT_BUCKET.as_millis()).expect("a bucket width in ms");
+    let boundary = (Utc::now().timestamp_millis() / width) * width;
+    let since =
+        DateTime::from_timestamp_millis(boundary).expect("a time") - chrono::Duration::seconds(30);
     // (offset from `since` in ms, status code): one before the window, then buckets 0, 1, 1,
     // 1 (its last millisecond) and 2.
     let plan = [

@@ -1,6 +1,7 @@
 //! Recording attempts: what each outcome does to a delivery and its endpoint.
 
 use super::*;
+use hookline::store::ATTEMPT_BUCKET;
 
 store_tests!(
     delivered_outcome_finishes_the_delivery_and_logs_the_attempt,
@@ -21,8 +22,24 @@ pub async fn delivered_outcome_finishes_the_delivery_and_logs_the_attempt(store:
     let o = outcome(&c, WORKER_A, 200, NextStep::Delivered);
     let attempt_id = o.attempt.id.clone();
     record(&store, vec![o.clone()]).await;
-    // A recorder that retries a batch it is unsure about does not log the attempt twice.
+    // A recorder that retries a batch it is unsure about does not log the attempt twice,
+    // nor count it twice.
+    let made = o.attempt.created_at;
     record(&store, vec![o]).await;
+    let width = i64::try_from(ATTEMPT_BUCKET.as_millis()).expect("a bucket width in ms");
+    let bucket =
+        DateTime::from_timestamp_millis(made.timestamp_millis() / width * width).expect("a time");
+    let counted = store
+        .attempt_counts(bucket, ATTEMPT_BUCKET)
+        .await
+        .expect("counting attempts");
+    assert_eq!(
+        counted
+            .iter()
+            .map(|c| (c.bucket, c.delivered, c.failed))
+            .collect::<Vec<_>>(),
+        [(0, 1, 0)]
+    );
 
     let state = state_of(&store, &app.id, &msg, &ep.id).await;
     assert_eq!(
