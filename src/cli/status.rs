@@ -38,6 +38,13 @@ struct QueueView {
 struct LastMinuteView {
     delivered: i64,
     failed: i64,
+    /// The time the counts cover; a minute from servers that do not say.
+    #[serde(default = "a_minute")]
+    seconds: f64,
+}
+
+fn a_minute() -> f64 {
+    60.0
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,7 +90,7 @@ fn render(s: &StatusView) -> String {
         out,
         "\nLast minute:   {} delivered ({:.1}/s), {} failed",
         m.delivered,
-        m.delivered as f64 / 60.0,
+        m.delivered as f64 / m.seconds.max(1.0),
         m.failed
     );
     if s.open_breakers.is_empty() {
@@ -124,7 +131,7 @@ mod tests {
         let report = json!({
             "queue": {"due": 12, "delayed": 3, "sending": 1, "failed": 40,
                       "oldestDueSeconds": 200.4},
-            "lastMinute": {"delivered": 1200, "failed": 3},
+            "lastMinute": {"delivered": 1200, "failed": 3, "seconds": 50.0},
             "throughput": [],
             "openBreakers": [{"appId": "app_1", "endpointId": "ep_1", "url": "https://x/y",
                               "state": "open", "since": "2024-05-01T12:00:00Z",
@@ -136,7 +143,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("oldest due for 3m 20s"), "{text}");
-        assert!(text.contains("1200 delivered (20.0/s), 3 failed"), "{text}");
+        assert!(text.contains("1200 delivered (24.0/s), 3 failed"), "{text}");
         assert!(text.contains("Open breakers: 1"), "{text}");
         assert!(
             text.contains("ep_1") && text.contains("2024-05-01 12:00:00"),

@@ -48,13 +48,16 @@ pub struct QueueOut {
 }
 
 /// Attempts split by result.
-#[derive(Debug, Default, Serialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Default, Serialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CountsOut {
     /// Answered 2xx.
     pub delivered: i64,
     /// Anything else.
     pub failed: i64,
+    /// The time the counts cover, from the start of their oldest bucket to now (50 to 60
+    /// seconds): what to divide by for a rate.
+    pub seconds: f64,
 }
 
 /// One throughput bucket.
@@ -124,13 +127,14 @@ impl StatusOut {
                 b.failed += c.failed;
             }
         }
-        let last_minute = throughput[BUCKETS - LAST_MINUTE_BUCKETS..].iter().fold(
-            CountsOut::default(),
-            |acc, b| CountsOut {
-                delivered: acc.delivered + b.delivered,
-                failed: acc.failed + b.failed,
-            },
-        );
+        let minute = &throughput[BUCKETS - LAST_MINUTE_BUCKETS..];
+        let last_minute = CountsOut {
+            delivered: minute.iter().map(|b| b.delivered).sum(),
+            failed: minute.iter().map(|b| b.failed).sum(),
+            seconds: minute
+                .first()
+                .map_or(0.0, |b| (now - b.at).num_milliseconds() as f64 / 1000.0),
+        };
         Self {
             queue: QueueOut {
                 due: queue.due,
@@ -220,7 +224,8 @@ mod tests {
             out.last_minute,
             CountsOut {
                 delivered: 6,
-                failed: 6
+                failed: 6,
+                seconds: 50.0,
             }
         );
     }

@@ -63,7 +63,10 @@ async fn status_shows_the_queue_throughput_and_open_breakers_of_a_known_scenario
     let status = eventually("every attempt to show in the status", DEADLINE, || async {
         let (code, body) = app.get("/api/v1/status").await;
         assert_eq!(code, reqwest::StatusCode::OK, "{body}");
-        let settled = body["lastMinute"] == json!({ "delivered": 3, "failed": 5 })
+        let settled = (
+            &body["lastMinute"]["delivered"],
+            &body["lastMinute"]["failed"],
+        ) == (&json!(3), &json!(5))
             && body["queue"]["delayed"] == 4
             && body["openBreakers"]
                 .as_array()
@@ -80,6 +83,12 @@ async fn status_shows_the_queue_throughput_and_open_breakers_of_a_known_scenario
         status["queue"],
         json!({ "due": 0, "delayed": 4, "sending": 0, "failed": 1, "oldestDueSeconds": null })
     );
+
+    // The last minute is the last six buckets: from the start of the oldest of them to now.
+    let seconds = status["lastMinute"]["seconds"]
+        .as_f64()
+        .expect("lastMinute.seconds");
+    assert!((50.0..=60.0).contains(&seconds), "{seconds}");
 
     let buckets = status["throughput"].as_array().expect("throughput buckets");
     assert_eq!(buckets.len(), 30);
