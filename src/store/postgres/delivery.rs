@@ -15,13 +15,12 @@ use super::codec::{
     trigger_col,
 };
 use super::messages::LOCK_ENDPOINTS;
-use super::ops::COUNT_BUCKET;
 use super::{gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
-    Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError, StoreResult,
-    TriggerType, skip_unreadable,
+    ATTEMPT_BUCKET, Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer,
+    StoreError, StoreResult, TriggerType, skip_unreadable,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -291,8 +290,9 @@ async fn write_outcomes(
 ) -> StoreResult<()> {
     let attempts: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
     let mut tx = db.pool.begin().await?;
-    // The attempts actually inserted are counted in their buckets under the recording
-    // worker's name: no other recorder writes those rows, so none waits for this one.
+    // The attempts actually inserted are counted in their buckets ([`ATTEMPT_BUCKET`], `$14`
+    // seconds) under the recording worker's name: no other recorder writes those rows, so
+    // none waits for this one.
     sqlx::query(&format!(
         "WITH inserted AS (
              INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
@@ -313,7 +313,8 @@ async fn write_outcomes(
              RETURNING status, created_at
          )
          INSERT INTO attempt_counts AS c (bucket, writer, delivered, failed)
-         SELECT {COUNT_BUCKET}, $13, count(*) FILTER (WHERE status = 0),
+         SELECT to_timestamp(floor(extract(epoch FROM created_at) / $14) * $14), $13,
+                count(*) FILTER (WHERE status = 0),
                 count(*) FILTER (WHERE status <> 0)
          FROM inserted GROUP BY 1 ORDER BY 1
          ON CONFLICT (bucket, writer) DO UPDATE
@@ -332,6 +333,7 @@ async fn write_outcomes(
     .bind(column(&attempts, |a| a.error_class.map(|c| c.as_str())))
     .bind(column(&attempts, |a| ms(a.created_at)))
     .bind(outcomes.first().map(|o| o.worker_id.as_str()))
+    .bind(i64::try_from(ATTEMPT_BUCKET.as_secs()).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
 

@@ -89,6 +89,11 @@ fn count(row: &PgRow, name: &str) -> StoreResult<usize> {
     usize::try_from(n).map_err(|_| StoreError::Corrupt(format!("{name} {n} is out of range")))
 }
 
+/// A breaker counter as an `integer` column, capped at its largest value.
+fn saturating(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 fn small(row: &PgRow, name: &str) -> StoreResult<u32> {
     let n: i32 = col(row, name)?;
     u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{name} {n} is out of range")))
@@ -151,16 +156,14 @@ pub(super) async fn candidates(
     let Some(&(_, _, _, db_now)) = heads.first() else {
         return Ok(Found::default());
     };
-    let ids: Vec<&str> = heads.iter().map(|h| h.0.as_str()).collect();
-    let times: Vec<DateTime<Utc>> = heads.iter().map(|h| h.1).collect();
-    let head_ids: Vec<i64> = heads.iter().map(|h| h.2).collect();
+    let ids = column(&heads, |h| h.0.as_str());
     let rows = sqlx::query(&LOCK.replace("GATE_COLS", GATE_COLS))
         .bind(limit_param(limit))
         .bind(&ids)
-        .bind(&times)
+        .bind(column(&heads, |h| h.1))
         .bind(i64::from(endpoint_concurrency))
         .bind(worker_id)
-        .bind(&head_ids)
+        .bind(column(&heads, |h| h.2))
         .fetch_all(&mut *conn)
         .await?;
     let mut candidates = rows
@@ -238,14 +241,12 @@ pub(super) async fn write_plan(conn: &mut PgConnection, plan: &Plan) -> StoreRes
         .await?;
     }
     if !plan.app_rate_tats.is_empty() {
-        let ids: Vec<&str> = plan.app_rate_tats.iter().map(|a| a.0.as_str()).collect();
-        let tats: Vec<DateTime<Utc>> = plan.app_rate_tats.iter().map(|a| a.1).collect();
         sqlx::query(
             "UPDATE applications a SET rate_tat = u.tat
              FROM UNNEST($1::text[], $2::timestamptz[]) AS u(id, tat) WHERE a.id = u.id",
         )
-        .bind(ids)
-        .bind(tats)
+        .bind(column(&plan.app_rate_tats, |a| a.0.as_str()))
+        .bind(column(&plan.app_rate_tats, |a| a.1))
         .execute(&mut *conn)
         .await?;
     }
@@ -284,8 +285,6 @@ pub(super) async fn record_breakers(
     if updated.is_empty() {
         return Ok(());
     }
-    let field =
-        |f: fn(&EndpointGate) -> i32| -> Vec<i32> { updated.iter().map(|u| f(&u.1)).collect() };
     sqlx::query(
         "UPDATE endpoints e SET breaker_state = u.state, breaker_since = u.since,
              open_until = u.open_until, breaker_trips = u.trips,
@@ -302,36 +301,17 @@ pub(super) async fn record_breakers(
                    window_total, window_failures, failing_since, reason)
          WHERE e.id = u.id",
     )
-    .bind(updated.iter().map(|u| u.0.as_str()).collect::<Vec<_>>())
-    .bind(
-        updated
-            .iter()
-            .map(|u| u.1.breaker as i16)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        updated
-            .iter()
-            .map(|u| u.1.breaker_since)
-            .collect::<Vec<_>>(),
-    )
-    .bind(updated.iter().map(|u| u.1.open_until).collect::<Vec<_>>())
-    .bind(field(|g| i32::try_from(g.trips).unwrap_or(i32::MAX)))
-    .bind(field(|g| {
-        i32::try_from(g.consecutive_failures).unwrap_or(i32::MAX)
-    }))
-    .bind(updated.iter().map(|u| u.1.window_start).collect::<Vec<_>>())
-    .bind(field(|g| i32::try_from(g.window_total).unwrap_or(i32::MAX)))
-    .bind(field(|g| {
-        i32::try_from(g.window_failures).unwrap_or(i32::MAX)
-    }))
-    .bind(
-        updated
-            .iter()
-            .map(|u| u.1.failing_since)
-            .collect::<Vec<_>>(),
-    )
-    .bind(updated.iter().map(|u| u.2.as_deref()).collect::<Vec<_>>())
+    .bind(column(&updated, |u| u.0.as_str()))
+    .bind(column(&updated, |u| u.1.breaker as i16))
+    .bind(column(&updated, |u| u.1.breaker_since))
+    .bind(column(&updated, |u| u.1.open_until))
+    .bind(column(&updated, |u| saturating(u.1.trips)))
+    .bind(column(&updated, |u| saturating(u.1.consecutive_failures)))
+    .bind(column(&updated, |u| u.1.window_start))
+    .bind(column(&updated, |u| saturating(u.1.window_total)))
+    .bind(column(&updated, |u| saturating(u.1.window_failures)))
+    .bind(column(&updated, |u| u.1.failing_since))
+    .bind(column(&updated, |u| u.2.as_deref()))
     .execute(&mut *conn)
     .await?;
     Ok(())

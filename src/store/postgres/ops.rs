@@ -44,11 +44,6 @@ pub(super) async fn queue_depth(db: &PostgresStore) -> StoreResult<QueueDepth> {
     })
 }
 
-/// The 10-second bucket ([`crate::store::ATTEMPT_BUCKET`]) an attempt made at `created_at`
-/// is counted in (see the recorder's write in `delivery`).
-pub(super) const COUNT_BUCKET: &str =
-    "to_timestamp(floor(extract(epoch FROM created_at) / 10) * 10)";
-
 /// How long bucket counts are kept.
 pub(super) const COUNTS_KEPT: &str = "1 hour";
 
