@@ -32,7 +32,54 @@ const FIRST_DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 struct Scrape {
     claim_sum: f64,
     claim_count: f64,
+    /// Deliveries leased by all claims so far.
+    claimed: f64,
     due: f64,
+}
+
+/// The claims of one sampling interval.
+#[derive(Debug, Clone, Copy)]
+struct Interval {
+    claims: f64,
+    /// Deliveries the claims leased.
+    leased: f64,
+    /// Mean time of one claim query.
+    mean_ms: f64,
+    /// Claim time per leased delivery: claims grow as the worker finds more due at once,
+    /// so this is the cost that says whether the backlog makes claiming dearer.
+    us_per_delivery: f64,
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Self {
+            claims: 0.0,
+            leased: 0.0,
+            mean_ms: f64::NAN,
+            us_per_delivery: f64::NAN,
+        }
+    }
+}
+
+impl Interval {
+    fn between(before: &Scrape, after: &Scrape) -> Self {
+        let claims = after.claim_count - before.claim_count;
+        let leased = after.claimed - before.claimed;
+        let seconds = after.claim_sum - before.claim_sum;
+        let per = |n: f64, scale: f64| {
+            if n > 0.0 {
+                seconds / n * scale
+            } else {
+                f64::NAN
+            }
+        };
+        Self {
+            claims,
+            leased,
+            mean_ms: per(claims, 1e3),
+            us_per_delivery: per(leased, 1e6),
+        }
+    }
 }
 
 /// Runs the scenario once on a fresh database, which is dropped afterwards whatever happens.
@@ -115,11 +162,10 @@ async fn measure_with(
     };
 
     println!(
-        "{:>9} {:>10} {:>10} {:>8} {:>14} {:>7}",
-        "elapsed_s", "due", "delivered", "rss_mib", "claim_mean_ms", "claims"
+        "{:>9} {:>10} {:>10} {:>8} {:>14} {:>7} {:>16}",
+        "elapsed_s", "due", "delivered", "rss_mib", "claim_mean_ms", "claims", "claim_us_per_dlv"
     );
-    // (claim mean ms, claims) of each interval.
-    let mut intervals: Vec<(f64, f64)> = Vec::new();
+    let mut intervals: Vec<Interval> = Vec::new();
     let total = Duration::from_secs(args.seconds);
     let mut next = start;
     let (delivered, last_at) = loop {
@@ -133,21 +179,17 @@ async fn measure_with(
         let (rss, _) = fleet
             .rss_kib("worker")
             .context("no VmRSS for the worker in /proc")?;
-        let claims = s.claim_count - last.claim_count;
-        let mean_ms = if claims > 0.0 {
-            (s.claim_sum - last.claim_sum) / claims * 1e3
-        } else {
-            f64::NAN
-        };
-        intervals.push((mean_ms, claims));
+        let interval = Interval::between(&last, &s);
+        intervals.push(interval);
         println!(
-            "{:>9.1} {:>10.0} {:>10} {:>8.1} {:>14.3} {:>7.0}",
+            "{:>9.1} {:>10.0} {:>10} {:>8.1} {:>14.3} {:>7.0} {:>16.1}",
             now.duration_since(start).as_secs_f64(),
             s.due,
             delivered,
             rss as f64 / 1024.0,
-            mean_ms,
-            claims
+            interval.mean_ms,
+            interval.claims,
+            interval.us_per_delivery
         );
         if delivered == 0 && now.duration_since(start) >= FIRST_DELIVERY_TIMEOUT {
             bail!(
@@ -177,14 +219,12 @@ async fn measure_with(
         (tally.duplicates, tally.malformed)
     };
 
-    // The first and last intervals in which the worker claimed at all.
-    let claimed: Vec<f64> = intervals
-        .iter()
-        .filter(|(_, n)| *n > 0.0)
-        .map(|(ms, _)| *ms)
-        .collect();
-    let first_ms = claimed.first().copied().unwrap_or(f64::NAN);
-    let last_ms = claimed.last().copied().unwrap_or(f64::NAN);
+    // The first and last intervals in which the worker leased anything.
+    let leased: Vec<&Interval> = intervals.iter().filter(|i| i.leased > 0.0).collect();
+    let first = leased.first().copied().copied().unwrap_or_default();
+    let last_interval = leased.last().copied().copied().unwrap_or_default();
+    let (first_ms, last_ms) = (first.mean_ms, last_interval.mean_ms);
+    let (first_us, last_us) = (first.us_per_delivery, last_interval.us_per_delivery);
 
     let mut m = Metrics::default();
     m.push("seeded_deliveries", seeded as f64, 0);
@@ -197,6 +237,9 @@ async fn measure_with(
     m.push("claim_mean_ms_first", first_ms, 3);
     m.push("claim_mean_ms_last", last_ms, 3);
     m.push("claim_last_over_first", last_ms / first_ms, 2);
+    m.push("claim_us_per_dlv_first", first_us, 1);
+    m.push("claim_us_per_dlv_last", last_us, 1);
+    m.push("claim_per_dlv_ratio", last_us / first_us, 2);
     m.push("duplicates", duplicates as f64, 0);
     m.push("malformed", malformed as f64, 0);
     let (warnings, errors) = logs
@@ -229,10 +272,11 @@ async fn measure_with(
     for note in &notes {
         println!("note:                   {note}");
     }
-    // store | endpoints | seeded | deliveries/s | peak RSS MiB | claim ms first / last | ratio
+    // store | endpoints | seeded | deliveries/s | peak RSS MiB | claim ms first / last |
+    // claim µs per delivery first / last | ratio of the latter
     let v = |k: &str| m.get(k).unwrap_or(f64::NAN);
     println!(
-        "row: | {} | {} | {} | {:.0} | {:.1} | {:.3} / {:.3} | {:.2} |",
+        "row: | {} | {} | {} | {:.0} | {:.1} | {:.3} / {:.3} | {:.1} / {:.1} | {:.2} |",
         args.store.name(),
         args.endpoints,
         seeded,
@@ -240,7 +284,9 @@ async fn measure_with(
         v("peak_rss_mib_worker"),
         first_ms,
         last_ms,
-        v("claim_last_over_first"),
+        first_us,
+        last_us,
+        v("claim_per_dlv_ratio"),
     );
     Ok(())
 }
@@ -285,8 +331,8 @@ async fn seed(db_url: &str, app: &str, backlog: usize, endpoints: usize) -> anyh
     Ok(deliveries)
 }
 
-/// Scrapes the worker's `/metrics` for the claim-duration histogram's sum and count and the
-/// fleet-wide due-delivery gauge.
+/// Scrapes the worker's `/metrics` for the claim-duration histogram's sum and count, the
+/// claim-batch histogram's sum and the fleet-wide due-delivery gauge.
 async fn scrape(client: &reqwest::Client, url: &str) -> anyhow::Result<Scrape> {
     let r = client
         .get(url)
@@ -311,6 +357,7 @@ async fn scrape(client: &reqwest::Client, url: &str) -> anyhow::Result<Scrape> {
         match name {
             "hookline_claim_duration_seconds_sum" => s.claim_sum += value,
             "hookline_claim_duration_seconds_count" => s.claim_count += value,
+            "hookline_claim_batch_size_sum" => s.claimed += value,
             "hookline_queue_deliveries" if series.contains("state=\"due\"") => s.due += value,
             _ => {}
         }

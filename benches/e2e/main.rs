@@ -93,14 +93,19 @@
 //! every `--sample-seconds` (default 5) for `--seconds` (default 60 here) the bench reads
 //! its `VmRSS` from `/proc` and scrapes its `/metrics`, printing one line per sample:
 //! elapsed seconds, `hookline_queue_deliveries{state="due"}`, deliveries received so far,
-//! RSS MiB, and the mean claim time (from `hookline_claim_duration_seconds_sum`/`_count`)
-//! and number of claims in that interval. Reported at the end: the worker's peak RSS
-//! (`VmHWM`), the mean claim ms of the first and the last interval with claims and their
-//! ratio (`claim_last_over_first`; flat is about 1), deliveries/s over the sampling and a
-//! `row:` line (store | endpoints | seeded | deliveries/s | peak RSS MiB | claim ms first /
-//! last | ratio). It fails if no delivery arrives within 30 s of the worker starting (or at
-//! all, in a shorter run) or a process dies. `--workers`, `--clients`, `--rate`, `--flood`,
-//! `--runs` and `--drain-seconds` do not apply; it runs once.
+//! RSS MiB, the mean claim time (from `hookline_claim_duration_seconds_sum`/`_count`), the
+//! number of claims in that interval, and claim time per leased delivery (over
+//! `hookline_claim_batch_size_sum`). A worker that falls behind leases more per claim, so
+//! its claims get longer even when each delivery's share does not; the per-delivery cost is
+//! the one that shows whether the backlog makes claiming dearer. Reported at the end: the
+//! worker's peak RSS (`VmHWM`), both claim costs of the first and the last interval with
+//! claims and their last-over-first ratios (`claim_last_over_first`, `claim_per_dlv_ratio`;
+//! flat is about 1), deliveries/s over the sampling and a `row:` line (store | endpoints |
+//! seeded | deliveries/s | peak RSS MiB | claim ms first / last | claim µs per delivery
+//! first / last | ratio of the latter). It fails if no delivery arrives within 30 s of the
+//! worker starting (or at all, in a shorter run) or a process dies. `--workers`,
+//! `--clients`, `--rate`, `--flood`, `--runs` and `--drain-seconds` do not apply; it runs
+//! once.
 
 mod api;
 mod args;
