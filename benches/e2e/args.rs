@@ -79,6 +79,9 @@ pub struct Args {
     pub flood: usize,
     /// `--receiver-delay-ms`: how long the receiver waits before answering 200.
     pub receiver_delay: Duration,
+    /// `--payload-bytes`: about how long each message's payload is (0: as short as it gets,
+    /// about 40 bytes).
+    pub payload_bytes: usize,
     /// `--runs`: repetitions, each on a fresh database and fresh processes; medians reported.
     pub runs: usize,
     /// `--drain-seconds`: how long to wait after the load for every delivery to arrive.
@@ -112,6 +115,8 @@ usage: cargo bench --bench e2e -- [flags]
   --backlog N               backlog: due deliveries seeded with SQL (default 1000000)
   --sample-seconds P        backlog: sample the worker every P s (default 5)
   --receiver-delay-ms D     receiver waits D ms before answering 200 (default 0)
+  --payload-bytes B         pad each payload to about B bytes of incompressible text
+                            (default 0: unpadded, about 40 bytes; at most 524288)
   --runs R                  repeat R times on fresh databases and report medians (default 1)
   --drain-seconds T         wait at most T s after the load for every delivery (default 120)
   --postgres-url URL        server used to create/drop the bench database
@@ -129,6 +134,7 @@ impl Default for Args {
             endpoints: 1,
             flood: 600,
             receiver_delay: Duration::ZERO,
+            payload_bytes: 0,
             runs: 1,
             drain_timeout: Duration::from_secs(120),
             backlog: 1_000_000,
@@ -196,6 +202,7 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Arg
                 args.receiver_delay =
                     Duration::from_millis(number(&flag, &value, 0, 60_000)? as u64);
             }
+            "--payload-bytes" => args.payload_bytes = number(&flag, &value, 0, 512 * 1024)?,
             "--runs" => args.runs = number(&flag, &value, 1, 100)?,
             "--drain-seconds" => {
                 args.drain_timeout = Duration::from_secs(number(&flag, &value, 1, 3600)? as u64);

@@ -4,6 +4,7 @@
 //! message that is not accepted with 202 stops the whole run.
 
 use crate::api::Api;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -24,14 +25,41 @@ pub const EVENT_TYPE: &str = "bench.event";
 /// The event type of the isolation scenario's flood, which only the bad endpoints take.
 pub const FLOOD_EVENT_TYPE: &str = "bench.flood";
 
-/// A message body whose payload records when its POST started (see the receiver).
-pub fn message_body(base: Instant, warmup: bool) -> String {
-    typed_body(EVENT_TYPE, base, warmup)
+/// A message body whose payload records when its POST started (see the receiver), padded
+/// with `pad` as its `pad` field when that is not empty.
+pub fn message_body(base: Instant, warmup: bool, pad: &str) -> String {
+    typed_body(EVENT_TYPE, base, warmup, pad)
 }
 
-fn typed_body(event_type: &str, base: Instant, warmup: bool) -> String {
+fn typed_body(event_type: &str, base: Instant, warmup: bool, pad: &str) -> String {
     let sent_ns = base.elapsed().as_nanos();
-    format!(r#"{{"eventType":"{event_type}","payload":{{"sentNs":{sent_ns},"warmup":{warmup}}}}}"#)
+    let pad = if pad.is_empty() {
+        String::new()
+    } else {
+        format!(r#","pad":"{pad}""#)
+    };
+    format!(
+        r#"{{"eventType":"{event_type}","payload":{{"sentNs":{sent_ns},"warmup":{warmup}{pad}}}}}"#
+    )
+}
+
+/// The `pad` that makes a payload about `bytes` long (none below the unpadded size): letters
+/// and digits from a fixed pseudo-random sequence, so Postgres cannot compress it much and a
+/// payload past its inline limit is stored out of line, as a real one of that size may be.
+pub fn pad(bytes: usize) -> Arc<str> {
+    const UNPADDED: usize = r#"{"sentNs":1000000000000,"warmup":false,"pad":""}"#.len();
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..bytes.saturating_sub(UNPADDED))
+        .map(|_| {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(ALPHABET[(state % ALPHABET.len() as u64) as usize])
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Posts `count` messages of [`FLOOD_EVENT_TYPE`] over `clients` connections as fast as they
@@ -45,16 +73,17 @@ pub async fn flood(
     count: usize,
     clients: usize,
     base: Instant,
+    pad: &Arc<str>,
 ) -> anyhow::Result<usize> {
     let clients = clients.clamp(1, count.max(1));
     let mut tasks = JoinSet::new();
     for c in 0..clients {
         // Client c posts messages c, c + clients, c + 2·clients, …
         let share = count / clients + usize::from(c < count % clients);
-        let (api, app) = (api.clone(), app.to_owned());
+        let (api, app, pad) = (api.clone(), app.to_owned(), pad.clone());
         tasks.spawn(async move {
             for _ in 0..share {
-                api.post_message(&app, typed_body(FLOOD_EVENT_TYPE, base, true))
+                api.post_message(&app, typed_body(FLOOD_EVENT_TYPE, base, true, &pad))
                     .await?;
             }
             anyhow::Ok(share)
@@ -77,11 +106,12 @@ pub async fn warm_up(
     app: &str,
     clients: usize,
     base: Instant,
+    pad: &Arc<str>,
 ) -> anyhow::Result<Vec<String>> {
     let mut tasks = JoinSet::new();
     for _ in 0..clients {
-        let (api, app) = (api.clone(), app.to_owned());
-        tasks.spawn(async move { api.post_message(&app, message_body(base, true)).await });
+        let (api, app, pad) = (api.clone(), app.to_owned(), pad.clone());
+        tasks.spawn(async move { api.post_message(&app, message_body(base, true, &pad)).await });
     }
     let mut ids = Vec::with_capacity(clients);
     while let Some(result) = tasks.join_next().await {
@@ -101,12 +131,13 @@ pub async fn run(
     rate: u32,
     duration: Duration,
     base: Instant,
+    pad: &Arc<str>,
 ) -> anyhow::Result<Load> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = JoinSet::new();
     for c in 0..clients {
-        let (api, app) = (api.clone(), app.to_owned());
+        let (api, app, pad) = (api.clone(), app.to_owned(), pad.clone());
         tasks.spawn(async move {
             let mut ids = Vec::new();
             let mut latencies = Vec::new();
@@ -124,7 +155,10 @@ pub async fn run(
                     break;
                 }
                 let sent = Instant::now();
-                ids.push(api.post_message(&app, message_body(base, false)).await?);
+                ids.push(
+                    api.post_message(&app, message_body(base, false, &pad))
+                        .await?,
+                );
                 latencies.push(sent.elapsed());
             }
             anyhow::Ok((ids, latencies))

@@ -77,6 +77,7 @@ pub fn print_setup(args: &Args, label: &str) {
         "receiver_delay_ms:      {}",
         args.receiver_delay.as_millis()
     );
+    println!("payload_bytes:          {}", args.payload_bytes);
     println!("seconds:                {}", args.seconds);
 }
 

@@ -169,7 +169,8 @@ async fn measure_with(
     }
     fleet.check_alive()?;
 
-    let warm = load::warm_up(&api, &app, args.clients, base).await?;
+    let pad = load::pad(args.payload_bytes);
+    let warm = load::warm_up(&api, &app, args.clients, base, &pad).await?;
     verify::wait_for_receipts(&receiver, warm.len() * args.endpoints, START_TIMEOUT, fleet)
         .await
         .context("warm-up")?;
@@ -179,7 +180,7 @@ async fn measure_with(
     let mut flood_seconds = None;
     if let Some(bad) = bad.filter(|b| b.flood > 0) {
         let start = Instant::now();
-        load::flood(&api, &app, bad.flood, args.clients, base).await?;
+        load::flood(&api, &app, bad.flood, args.clients, base, &pad).await?;
         flood_seconds = Some(start.elapsed().as_secs_f64());
     }
 
@@ -196,6 +197,7 @@ async fn measure_with(
         args.rate,
         Duration::from_secs(args.seconds),
         base,
+        &pad,
     )
     .await?;
     let mut ids = warm;
