@@ -5,8 +5,9 @@ use crate::domain::{
     AppId, AttemptId, Channel, EndpointId, EndpointSecret, EndpointUrl, EventTypeName, MessageId,
     Uid,
 };
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// String metadata attached to applications and endpoints.
 pub type Metadata = BTreeMap<String, String>;
@@ -342,8 +343,9 @@ pub struct ClaimedDelivery {
     pub headers: BTreeMap<String, String>,
     /// Every key that signs now: the current one and unexpired retired ones.
     pub secrets: Vec<EndpointSecret>,
-    /// The exact payload bytes to sign and send; `None` if expunged before sending.
-    pub payload: Option<String>,
+    /// The exact payload bytes (the message's JSON as received) to sign and send; `None` if
+    /// expunged before sending. The deliveries of one message in a claim share one copy.
+    pub payload: Option<Bytes>,
     /// Scheduled attempts already made (0 for a first attempt).
     pub attempts_made: u32,
     /// Whether this attempt is a manual one.
@@ -353,6 +355,10 @@ pub struct ClaimedDelivery {
     /// The rate-limit slot: do not send before this instant.
     pub not_before: DateTime<Utc>,
 }
+
+/// The payloads of the messages of a claim's deliveries by message id (`None`: expunged),
+/// read once per message however many of its deliveries the claim took.
+pub(crate) type ClaimPayloads = HashMap<String, Option<Bytes>>;
 
 /// What to do with a delivery after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

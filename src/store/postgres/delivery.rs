@@ -19,9 +19,10 @@ use super::{gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
-    ATTEMPT_BUCKET, Attempt, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer,
-    StoreError, StoreResult, TriggerType, skip_unreadable,
+    ATTEMPT_BUCKET, Attempt, ClaimPayloads, ClaimedDelivery, DeliveryStatus, NextStep, Outcome,
+    Sealer, StoreError, StoreResult, TriggerType, skip_unreadable,
 };
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use std::collections::HashMap;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
 /// head (`$5`, `$6`: see `gate::HEADS`) on, writes its rate slot time and when it was last
 /// served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed to send
-/// the deliveries. Runs inside the claim's transaction, which holds those rows, so no other
+/// the deliveries but their payloads, which [`PAYLOADS`] reads once per message. Runs inside the claim's transaction, which holds those rows, so no other
 /// claimer is leasing for the same endpoints.
 const LEASE: &str = "
 WITH g AS (
@@ -64,12 +65,20 @@ WITH g AS (
               d.ctid::text AS row_version
 )
 SELECT l.id, l.row_version, l.msg_id, l.app_id, l.endpoint_id, l.attempts, l.trigger_type,
-       l.due_at AS locked_until, m.payload,
+       l.due_at AS locked_until,
        e.url, e.headers::text AS headers, e.secret, e.retired_secrets::text AS retired_secrets
 FROM leased l
-JOIN messages m ON m.id = l.msg_id
 JOIN endpoints e ON e.id = l.endpoint_id
 ORDER BY l.id";
+
+/// The payloads of the messages `$1`. A message fanned out to many endpoints is read, and
+/// its payload sent over the connection, once per claim instead of once per delivery: a
+/// payload too large to be stored inline is a lookup in its TOAST table each time.
+/// One probe per id, as in [`BY_KEY`]: `id = ANY($1)` can be planned as a scan of the whole
+/// table while it is small, and the prepared plan kept as it grows.
+const PAYLOADS: &str = "
+SELECT k.id, m.payload FROM UNNEST($1::text[]) AS k(id)
+CROSS JOIN LATERAL (SELECT payload FROM messages WHERE id = k.id LIMIT 1) m";
 
 /// Puts expired leases back to pending, due since their lease ran out; rows another
 /// claimer is reaping are skipped. A pass over `deliveries_sending`, stepping over its
@@ -196,10 +205,14 @@ async fn claim_once(
             .bind(column(&plan.grants, |g| g.gate.last_served))
             .fetch_all(&mut *tx)
             .await?;
+        let payloads = payloads(&mut tx, &rows).await?;
         let now = now_ms();
-        claimed = skip_unreadable(rows.iter().map(|row| {
+        // A delivery whose message is gone (deleted with its application meanwhile) is
+        // not sent; its lease runs out.
+        claimed = skip_unreadable(rows.iter().filter_map(|row| {
             let id = col::<i64>(row, "id").unwrap_or_default();
-            (id, claimed_delivery(row, now, &db.sealer))
+            let payload = payloads.get(col::<&str>(row, "msg_id").ok()?)?.clone();
+            Some((id, claimed_delivery(row, payload, now, &db.sealer)))
         }))?;
         // Hand out each endpoint's send slots in id (creation) order.
         let mut slots: HashMap<&str, std::slice::Iter<'_, DateTime<Utc>>> = plan
@@ -221,10 +234,29 @@ async fn claim_once(
     Ok((claimed, found.skipped))
 }
 
-/// Decodes a row of [`LEASE`]: the current key and the retired ones still valid at `now`,
-/// opened with `sealer`.
+/// The payloads of the messages of the leased `rows`, each read once.
+async fn payloads(tx: &mut sqlx::PgConnection, rows: &[PgRow]) -> StoreResult<ClaimPayloads> {
+    let mut ids: Vec<&str> = rows
+        .iter()
+        .map(|row| col::<&str>(row, "msg_id"))
+        .collect::<StoreResult<_>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    let found = sqlx::query(PAYLOADS).bind(ids).fetch_all(tx).await?;
+    found
+        .iter()
+        .map(|row| {
+            let payload: Option<String> = col(row, "payload")?;
+            Ok((col(row, "id")?, payload.map(Bytes::from)))
+        })
+        .collect()
+}
+
+/// Decodes a row of [`LEASE`], with its message's `payload`: the current key and the
+/// retired ones still valid at `now`, opened with `sealer`.
 fn claimed_delivery(
     row: &PgRow,
+    payload: Option<Bytes>,
     now: DateTime<Utc>,
     sealer: &Sealer,
 ) -> StoreResult<ClaimedDelivery> {
@@ -242,7 +274,7 @@ fn claimed_delivery(
         url: EndpointUrl::from_trusted(col(row, "url")?),
         headers: json_col(row, "headers")?,
         secrets,
-        payload: col(row, "payload")?,
+        payload,
         attempts_made: u32::try_from(attempts).map_err(|_| {
             StoreError::Corrupt(format!("attempt count {attempts} is out of range"))
         })?,

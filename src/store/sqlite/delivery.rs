@@ -11,9 +11,10 @@ use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::secret_columns::open_retired;
 use crate::store::{
-    ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError, StoreResult,
-    TriggerType, skip_unreadable,
+    ClaimPayloads, ClaimedDelivery, DeliveryStatus, NextStep, Outcome, Sealer, StoreError,
+    StoreResult, TriggerType, skip_unreadable,
 };
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -108,10 +109,9 @@ async fn load_claimed(
         return Ok(Vec::new());
     }
     let mut qb = QueryBuilder::new(
-        "SELECT d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type, m.payload,
+        "SELECT d.id, d.msg_id, d.app_id, d.endpoint_id, d.attempts, d.trigger_type,
                 e.url, e.headers, e.secret, e.retired_secrets
          FROM deliveries d
-         JOIN messages m ON m.id = d.msg_id
          JOIN endpoints e ON e.id = d.endpoint_id
          WHERE d.id IN (",
     );
@@ -120,18 +120,47 @@ async fn load_claimed(
         list.push_bind(*id);
     }
     list.push_unseparated(") ORDER BY d.id");
-    let rows = qb.build().fetch_all(conn).await?;
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    let payloads = payloads(conn, &rows).await?;
     let locked_until = DateTime::<Utc>::from_timestamp_millis(until)
         .ok_or_else(|| StoreError::Corrupt(format!("lease end {until} is out of range")))?;
-    skip_unreadable(rows.iter().map(|row| {
+    // A delivery whose message is gone (deleted with its application meanwhile) is not
+    // sent; its lease runs out.
+    skip_unreadable(rows.iter().filter_map(|row| {
         let id = col::<i64>(row, "id").unwrap_or_default();
-        (id, read_claimed(row, sealer, now, locked_until))
+        let payload = payloads.get(col::<&str>(row, "msg_id").ok()?)?.clone();
+        Some((id, read_claimed(row, payload, sealer, now, locked_until)))
     }))
 }
 
-/// One row of [`load_claimed`].
+/// The payloads of the messages of the deliveries `rows`, each read once.
+async fn payloads(conn: &mut SqliteConnection, rows: &[SqliteRow]) -> StoreResult<ClaimPayloads> {
+    let mut ids: Vec<&str> = rows
+        .iter()
+        .map(|row| col::<&str>(row, "msg_id"))
+        .collect::<StoreResult<_>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    let mut qb = QueryBuilder::new("SELECT id, payload FROM messages WHERE id IN (");
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+    let found = qb.build().fetch_all(conn).await?;
+    found
+        .iter()
+        .map(|row| {
+            let payload: Option<String> = col(row, "payload")?;
+            Ok((col(row, "id")?, payload.map(Bytes::from)))
+        })
+        .collect()
+}
+
+/// One row of [`load_claimed`], with its message's `payload`.
 fn read_claimed(
     row: &SqliteRow,
+    payload: Option<Bytes>,
     sealer: &Sealer,
     now: i64,
     locked_until: DateTime<Utc>,
@@ -154,7 +183,7 @@ fn read_claimed(
         url: EndpointUrl::from_trusted(col(row, "url")?),
         headers: json_col(row, "headers")?,
         secrets,
-        payload: col(row, "payload")?,
+        payload,
         attempts_made: u32::try_from(attempts).map_err(|_| {
             StoreError::Corrupt(format!("attempt count {attempts} is out of range"))
         })?,

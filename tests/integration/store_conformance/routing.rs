@@ -5,6 +5,7 @@ use hookline::store::{MessageFilter, StoreError};
 
 store_tests!(
     message_payload_is_returned_byte_for_byte_until_expunged,
+    claimed_deliveries_carry_their_own_messages_payloads,
     event_id_is_unique_within_an_application,
     message_fans_out_to_enabled_endpoints_whose_filters_match,
     example_message_goes_to_its_one_endpoint_as_a_manual_attempt,
@@ -105,6 +106,43 @@ pub async fn concurrent_messages_each_get_their_own_answer(store: DynStore) {
     );
 }
 
+/// One claim of several messages, each fanned out to several endpoints (a store may read
+/// each message's payload once for all its deliveries): every delivery carries its own
+/// message's payload, and an expunged message's deliveries carry none.
+pub async fn claimed_deliveries_carry_their_own_messages_payloads(store: DynStore) {
+    let app = new_app(&store, None).await;
+    for _ in 0..3 {
+        plain_endpoint(&store, &app.id).await;
+    }
+    let mut payloads = std::collections::HashMap::new();
+    for n in 0..4 {
+        let payload = format!("{{\"n\": {n}, \"pad\": \"{}\"}}", "x".repeat(3000 * n));
+        let mut msg = message(&app.id, "invoice.paid", None);
+        msg.message.payload = Some(payload.clone());
+        let (id, routed) = post(&store, msg).await;
+        assert_eq!(routed, 3);
+        payloads.insert(id, payload);
+    }
+    let expunged = payloads.keys().next().expect("a message").clone();
+    store
+        .expunge_message_content(&app.id, &expunged)
+        .await
+        .expect("expunge");
+
+    let claimed = claim(&store, WORKER_A, 100).await;
+    assert_eq!(claimed.len(), 12, "four messages to three endpoints each");
+    for delivery in &claimed {
+        let expected = (delivery.msg_id != expunged).then(|| payloads[&delivery.msg_id].as_bytes());
+        assert_eq!(
+            delivery.payload.as_deref(),
+            expected,
+            "the payload of {} to {}",
+            delivery.msg_id,
+            delivery.endpoint_id
+        );
+    }
+}
+
 pub async fn message_payload_is_returned_byte_for_byte_until_expunged(store: DynStore) {
     let app = new_app(&store, None).await;
     plain_endpoint(&store, &app.id).await;
@@ -134,7 +172,7 @@ pub async fn message_payload_is_returned_byte_for_byte_until_expunged(store: Dyn
     );
 
     let claimed = claim(&store, WORKER_A, 10).await;
-    assert_eq!(claimed[0].payload.as_deref(), Some(payload));
+    assert_eq!(claimed[0].payload.as_deref(), Some(payload.as_bytes()));
     store
         .release(WORKER_A, &[claimed[0].delivery_id])
         .await
