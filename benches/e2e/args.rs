@@ -115,8 +115,8 @@ usage: cargo bench --bench e2e -- [flags]
   --backlog N               backlog: due deliveries seeded with SQL (default 1000000)
   --sample-seconds P        backlog: sample the worker every P s (default 5)
   --receiver-delay-ms D     receiver waits D ms before answering 200 (default 0)
-  --payload-bytes B         pad each payload to about B bytes of incompressible text
-                            (default 0: unpadded, about 40 bytes; at most 524288)
+  --payload-bytes B         pad each payload to about B bytes with an array of invoice
+                            lines (default 0: unpadded, about 40 bytes; at most 524288)
   --runs R                  repeat R times on fresh databases and report medians (default 1)
   --drain-seconds T         wait at most T s after the load for every delivery (default 120)
   --postgres-url URL        server used to create/drop the bench database

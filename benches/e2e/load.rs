@@ -25,41 +25,48 @@ pub const EVENT_TYPE: &str = "bench.event";
 /// The event type of the isolation scenario's flood, which only the bad endpoints take.
 pub const FLOOD_EVENT_TYPE: &str = "bench.flood";
 
-/// A message body whose payload records when its POST started (see the receiver), padded
-/// with `pad` as its `pad` field when that is not empty.
+/// A message body whose payload records when its POST started (see the receiver), with
+/// `pad` (see [`pad`]) appended to the payload's fields.
 pub fn message_body(base: Instant, warmup: bool, pad: &str) -> String {
     typed_body(EVENT_TYPE, base, warmup, pad)
 }
 
 fn typed_body(event_type: &str, base: Instant, warmup: bool, pad: &str) -> String {
     let sent_ns = base.elapsed().as_nanos();
-    let pad = if pad.is_empty() {
-        String::new()
-    } else {
-        format!(r#","pad":"{pad}""#)
-    };
     format!(
         r#"{{"eventType":"{event_type}","payload":{{"sentNs":{sent_ns},"warmup":{warmup}{pad}}}}}"#
     )
 }
 
-/// The `pad` that makes a payload about `bytes` long (none below the unpadded size): letters
-/// and digits from a fixed pseudo-random sequence, so Postgres cannot compress it much and a
-/// payload past its inline limit is stored out of line, as a real one of that size may be.
+/// The fields that make a payload about `bytes` long (none below the unpadded size): an
+/// `items` array of invoice lines with pseudo-random ids and numbers under the same keys,
+/// so it compresses about as well as a real event does (LZ4: to about a third), and
+/// Postgres stores one of more than about 2 KB compressed, as it would a real one.
 pub fn pad(bytes: usize) -> Arc<str> {
-    const UNPADDED: usize = r#"{"sentNs":1000000000000,"warmup":false,"pad":""}"#.len();
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const UNPADDED: usize = r#"{"sentNs":1000000000000,"warmup":false}"#.len();
+    const WRAPPER: usize = r#","items":[]"#.len();
+    let Some(room) = bytes.checked_sub(UNPADDED + WRAPPER) else {
+        return "".into();
+    };
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..bytes.saturating_sub(UNPADDED))
-        .map(|_| {
-            // xorshift64
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(ALPHABET[(state % ALPHABET.len() as u64) as usize])
-        })
-        .collect::<String>()
-        .into()
+    let mut next = move || {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut items = String::new();
+    while items.len() < room {
+        if !items.is_empty() {
+            items.push(',');
+        }
+        let (id, amount, quantity) = (next(), next() % 100_000, next() % 20 + 1);
+        items.push_str(&format!(
+            r#"{{"id":"li_{id:016x}","object":"line_item","amount":{amount},"currency":"usd","quantity":{quantity}}}"#
+        ));
+    }
+    format!(r#","items":[{items}]"#).into()
 }
 
 /// Posts `count` messages of [`FLOOD_EVENT_TYPE`] over `clients` connections as fast as they
