@@ -7,7 +7,7 @@ use crate::domain::{
 };
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// String metadata attached to applications and endpoints.
 pub type Metadata = BTreeMap<String, String>;
@@ -355,10 +355,6 @@ pub struct ClaimedDelivery {
     /// The rate-limit slot: do not send before this instant.
     pub not_before: DateTime<Utc>,
 }
-
-/// The payloads of the messages of a claim's deliveries by message id (`None`: expunged),
-/// read once per message however many of its deliveries the claim took.
-pub(crate) type ClaimPayloads = HashMap<String, Option<Bytes>>;
 
 /// What to do with a delivery after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

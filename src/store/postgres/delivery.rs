@@ -211,7 +211,7 @@ async fn claim_once(
         // not sent; its lease runs out.
         claimed = skip_unreadable(rows.iter().filter_map(|row| {
             let id = col::<i64>(row, "id").unwrap_or_default();
-            let payload = payloads.get(col::<&str>(row, "msg_id").ok()?)?.clone();
+            let payload = payloads.get(col::<&str>(row, "msg_id").ok()?)?;
             Some((id, claimed_delivery(row, payload, now, &db.sealer)))
         }))?;
         // Hand out each endpoint's send slots in id (creation) order.
@@ -236,20 +236,9 @@ async fn claim_once(
 
 /// The payloads of the messages of the leased `rows`, each read once.
 async fn payloads(tx: &mut sqlx::PgConnection, rows: &[PgRow]) -> StoreResult<ClaimPayloads> {
-    let mut ids: Vec<&str> = rows
-        .iter()
-        .map(|row| col::<&str>(row, "msg_id"))
-        .collect::<StoreResult<_>>()?;
-    ids.sort_unstable();
-    ids.dedup();
-    let found = sqlx::query(PAYLOADS).bind(ids).fetch_all(tx).await?;
-    found
-        .iter()
-        .map(|row| {
-            let payload: Option<String> = col(row, "payload")?;
-            Ok((col(row, "id")?, payload.map(Bytes::from)))
-        })
-        .collect()
+    let ids = ClaimPayloads::wanted(rows.iter().map(|row| col::<&str>(row, "msg_id")))?;
+    let found = sqlx::query_as(PAYLOADS).bind(ids).fetch_all(tx).await?;
+    Ok(ClaimPayloads::new(found))
 }
 
 /// Decodes a row of [`LEASE`], with its message's `payload`: the current key and the

@@ -128,33 +128,22 @@ async fn load_claimed(
     // sent; its lease runs out.
     skip_unreadable(rows.iter().filter_map(|row| {
         let id = col::<i64>(row, "id").unwrap_or_default();
-        let payload = payloads.get(col::<&str>(row, "msg_id").ok()?)?.clone();
+        let payload = payloads.get(col::<&str>(row, "msg_id").ok()?)?;
         Some((id, read_claimed(row, payload, sealer, now, locked_until)))
     }))
 }
 
 /// The payloads of the messages of the deliveries `rows`, each read once.
 async fn payloads(conn: &mut SqliteConnection, rows: &[SqliteRow]) -> StoreResult<ClaimPayloads> {
-    let mut ids: Vec<&str> = rows
-        .iter()
-        .map(|row| col::<&str>(row, "msg_id"))
-        .collect::<StoreResult<_>>()?;
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = ClaimPayloads::wanted(rows.iter().map(|row| col::<&str>(row, "msg_id")))?;
     let mut qb = QueryBuilder::new("SELECT id, payload FROM messages WHERE id IN (");
     let mut list = qb.separated(", ");
     for id in ids {
         list.push_bind(id);
     }
     list.push_unseparated(")");
-    let found = qb.build().fetch_all(conn).await?;
-    found
-        .iter()
-        .map(|row| {
-            let payload: Option<String> = col(row, "payload")?;
-            Ok((col(row, "id")?, payload.map(Bytes::from)))
-        })
-        .collect()
+    let found = qb.build_query_as().fetch_all(conn).await?;
+    Ok(ClaimPayloads::new(found))
 }
 
 /// One row of [`load_claimed`], with its message's `payload`.
