@@ -32,8 +32,9 @@ use std::time::{Duration, Instant};
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
 /// head (`$5`, `$6`: see `gate::HEADS`) on, writes its rate slot time and when it was last
 /// served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed to send
-/// the deliveries but their payloads, which [`PAYLOADS`] reads once per message. Runs inside the claim's transaction, which holds those rows, so no other
-/// claimer is leasing for the same endpoints.
+/// the deliveries but their payloads, which [`PAYLOADS`] reads once per message. Runs
+/// inside the claim's transaction, which holds those rows, so no other claimer is leasing
+/// for the same endpoints.
 const LEASE: &str = "
 WITH g AS (
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $5::timestamptz[], $6::bigint[])

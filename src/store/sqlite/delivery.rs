@@ -136,6 +136,9 @@ async fn load_claimed(
 /// The payloads of the messages of the deliveries `rows`, each read once.
 async fn payloads(conn: &mut SqliteConnection, rows: &[SqliteRow]) -> StoreResult<ClaimPayloads> {
     let ids = ClaimPayloads::wanted(rows.iter().map(|row| col::<&str>(row, "msg_id")))?;
+    if ids.is_empty() {
+        return Ok(ClaimPayloads::new(Vec::new()));
+    }
     let mut qb = QueryBuilder::new("SELECT id, payload FROM messages WHERE id IN (");
     let mut list = qb.separated(", ");
     for id in ids {
