@@ -220,11 +220,11 @@ async fn measure_with(
     };
 
     // The first and last intervals in which the worker leased anything.
-    let leased: Vec<&Interval> = intervals.iter().filter(|i| i.leased > 0.0).collect();
-    let first = leased.first().copied().copied().unwrap_or_default();
-    let last_interval = leased.last().copied().copied().unwrap_or_default();
-    let (first_ms, last_ms) = (first.mean_ms, last_interval.mean_ms);
-    let (first_us, last_us) = (first.us_per_delivery, last_interval.us_per_delivery);
+    let leasing = |i: &&Interval| i.leased > 0.0;
+    let first = intervals.iter().find(leasing).copied().unwrap_or_default();
+    let latest = intervals.iter().rfind(leasing).copied().unwrap_or_default();
+    let (first_ms, last_ms) = (first.mean_ms, latest.mean_ms);
+    let (first_us, last_us) = (first.us_per_delivery, latest.us_per_delivery);
 
     let mut m = Metrics::default();
     m.push("seeded_deliveries", seeded as f64, 0);

@@ -5,7 +5,7 @@
 //! `due_at = now + lease` and `locked_by`; an outcome or release only applies while
 //! `locked_by` still names the worker and the status is still 3.
 
-use super::codec::{CHUNK, affected, col, duration_ms, from_ms, json_col, ms, now_ms};
+use super::codec::{CHUNK, affected, col, duration_ms, from_ms, json_col, ms, now_ms, push_in};
 use super::{SqliteStore, gate};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
@@ -136,15 +136,8 @@ async fn load_claimed(
 /// The payloads of the messages of the deliveries `rows`, each read once.
 async fn payloads(conn: &mut SqliteConnection, rows: &[SqliteRow]) -> StoreResult<ClaimPayloads> {
     let ids = ClaimPayloads::wanted(rows.iter().map(|row| col::<&str>(row, "msg_id")))?;
-    if ids.is_empty() {
-        return Ok(ClaimPayloads::new(Vec::new()));
-    }
-    let mut qb = QueryBuilder::new("SELECT id, payload FROM messages WHERE id IN (");
-    let mut list = qb.separated(", ");
-    for id in ids {
-        list.push_bind(id);
-    }
-    list.push_unseparated(")");
+    let mut qb = QueryBuilder::new("SELECT id, payload FROM messages WHERE 1");
+    push_in(&mut qb, "id", ids);
     let found = qb.build_query_as().fetch_all(conn).await?;
     Ok(ClaimPayloads::new(found))
 }
