@@ -26,6 +26,7 @@ mod observability;
 mod openapi;
 mod pages;
 mod pg_counts;
+mod pg_heads;
 mod pg_payloads;
 mod pg_plans;
 mod pg_support;

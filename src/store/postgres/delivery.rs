@@ -14,6 +14,7 @@ use super::codec::{
     affected, col, column, duration_ms, json_col, limit_param, ms, now_ms, secrets, time_col,
     trigger_col,
 };
+use super::heads::{self, Head};
 use super::messages::LOCK_ENDPOINTS;
 use super::{gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
@@ -30,7 +31,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
-/// head (`$5`, `$6`: see `gate::HEADS`) on, writes its rate slot time and when it was last
+/// head (`$5`, `$6`: see [`heads`](super::heads)) on, writes its rate slot time and when it was last
 /// served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed to send
 /// the deliveries but their payloads, which [`PAYLOADS`] reads once per message. Runs
 /// inside the claim's transaction, which holds those rows, so no other claimer is leasing
@@ -116,9 +117,14 @@ impl Reaped {
     }
 }
 
-/// Runs [`REAP`]; returns how many leases it put back.
-async fn reap(conn: &mut sqlx::PgConnection) -> StoreResult<u64> {
-    Ok(sqlx::query(REAP).execute(conn).await?.rows_affected())
+/// Runs [`REAP`]; returns how many leases it put back. Rows put back are due at their
+/// lease's end, likely behind the heads this process remembers, so it forgets them.
+async fn reap(db: &PostgresStore, conn: &mut sqlx::PgConnection) -> StoreResult<u64> {
+    let reaped = sqlx::query(REAP).execute(conn).await?.rows_affected();
+    if reaped > 0 {
+        db.heads.forget();
+    }
+    Ok(reaped)
 }
 
 /// Leases up to `limit` due deliveries in one transaction, as the claim policy splits
@@ -160,13 +166,15 @@ async fn claim_once(
     let lease_ms = duration_ms(lease).max(1);
     let mut tx = db.pool.begin().await?;
     if db.reaped.due(REAP_INTERVAL) {
-        reap(&mut tx).await?;
+        reap(db, &mut tx).await?;
     }
-    let mut found =
-        gate::candidates(&mut tx, worker_id, limit, policy.endpoint_concurrency).await?;
-    if found.candidates.is_empty() && db.reaped.due(IDLE_REAP_INTERVAL) && reap(&mut tx).await? > 0
+    let concurrency = policy.endpoint_concurrency;
+    let mut found = gate::candidates(&mut tx, &db.heads, worker_id, limit, concurrency).await?;
+    if found.candidates.is_empty()
+        && db.reaped.due(IDLE_REAP_INTERVAL)
+        && reap(db, &mut tx).await? > 0
     {
-        found = gate::candidates(&mut tx, worker_id, limit, policy.endpoint_concurrency).await?;
+        found = gate::candidates(&mut tx, &db.heads, worker_id, limit, concurrency).await?;
     }
     if found.candidates.is_empty() {
         tx.commit().await?;
@@ -187,13 +195,12 @@ async fn claim_once(
     if !plan.grants.is_empty() {
         // Every grant is a candidate's, so each has a head; without one the lease would
         // read the endpoint's queue from the start.
-        let heads: Vec<gate::Head> = column(&plan.grants, |g| {
-            let start = (DateTime::UNIX_EPOCH, i64::MIN);
+        let heads: Vec<Head> = column(&plan.grants, |g| {
             found
                 .heads
                 .get(g.endpoint_id.as_str())
                 .copied()
-                .unwrap_or(start)
+                .unwrap_or(heads::START)
         });
         let rows = sqlx::query(LEASE)
             .bind(column(&plan.grants, |g| g.endpoint_id.as_str()))
@@ -297,10 +304,17 @@ pub(super) async fn record_outcomes(
         Err(StoreError::Database(sqlx::Error::Database(e)))
             if e.kind() == sqlx::error::ErrorKind::UniqueViolation =>
         {
-            write_outcomes(db, outcomes, breaker, "ON CONFLICT (msg_id, id) DO NOTHING").await
+            write_outcomes(db, outcomes, breaker, "ON CONFLICT (msg_id, id) DO NOTHING").await?;
         }
-        written => written,
+        written => written?,
     }
+    // A retry can be due before the heads this process's claims remember (its time is past
+    // already, or it committed after a claim read past it).
+    db.heads.lower(outcomes.iter().filter_map(|o| match o.next {
+        NextStep::RetryAt(at) => Some((o.attempt.endpoint_id.as_str(), ms(at))),
+        NextStep::Delivered | NextStep::Failed => None,
+    }));
+    Ok(())
 }
 
 /// The transaction of [`record_outcomes`], with `on_conflict` ending the attempt insert.

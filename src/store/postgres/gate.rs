@@ -11,6 +11,7 @@
 
 use super::PostgresStore;
 use super::codec::{col, column, limit_param, ms};
+use super::heads::{Head, Heads, Remembered};
 use crate::delivery::gate::{
     BreakerPolicy, BreakerState, Candidate, EndpointGate, Grant, Plan, breaker,
 };
@@ -22,36 +23,13 @@ use sqlx::postgres::PgRow;
 use std::collections::{HashMap, HashSet};
 
 /// Most endpoints considered per claim (those whose oldest due delivery is oldest).
-const MAX_CANDIDATES: i64 = 1000;
+const MAX_CANDIDATES: usize = 1000;
 
 /// Breaker state from the endpoint row and claim state from its `endpoint_claims` row
 /// (aliased `c`), which every query selecting these joins.
 const GATE_COLS: &str = "e.breaker_state, e.breaker_since, e.open_until, e.breaker_trips, \
     e.consecutive_failures, e.window_start, e.window_total, e.window_failures, \
     e.failing_since, c.rate_tat, c.last_served_at, e.created_at AS e_created_at";
-
-/// Endpoints with due work and their oldest due delivery (its `due_at` and `id`: its place
-/// in `deliveries_ready`), oldest first, each with the database clock. The recursive CTE is a
-/// loose index scan over `deliveries_ready`: one probe per endpoint with waiting deliveries,
-/// however deep its backlog. Takes no locks.
-///
-/// Each probe steps over the index entries of the endpoint's deliveries leased since the
-/// last vacuum, with a heap visit for those leased too recently to be marked dead, so the
-/// claim's other reads of an endpoint's queue ([`LOCK`]'s count, the lease) start at the
-/// head found here instead of stepping over them again. A delivery ahead of a head that
-/// became visible after this read is found by the next claim.
-const HEADS: &str = "
-WITH RECURSIVE heads AS (
-    (SELECT endpoint_id, due_at, id FROM deliveries
-     WHERE status = 1 ORDER BY endpoint_id, due_at, id LIMIT 1)
-    UNION ALL
-    SELECT n.endpoint_id, n.due_at, n.id FROM heads h CROSS JOIN LATERAL (
-        SELECT endpoint_id, due_at, id FROM deliveries
-        WHERE status = 1 AND endpoint_id > h.endpoint_id
-        ORDER BY endpoint_id, due_at, id LIMIT 1) n
-)
-SELECT endpoint_id, due_at, id, now() FROM heads WHERE due_at <= now()
-ORDER BY due_at LIMIT $1";
 
 /// The gate state of the endpoints `$2` (with heads at `$3`, `$6`), locked for this
 /// transaction; endpoints another claimer holds are skipped. Due deliveries are counted from
@@ -124,10 +102,6 @@ fn gate(row: &PgRow) -> StoreResult<EndpointGate> {
     })
 }
 
-/// Where an endpoint's due deliveries start in `deliveries_ready`: the `due_at` and `id` of
-/// its oldest, as [`HEADS`] read them.
-pub(super) type Head = (DateTime<Utc>, i64);
-
 /// What a claim may choose from.
 #[derive(Default)]
 pub(super) struct Found {
@@ -142,28 +116,30 @@ pub(super) struct Found {
     pub db_now: DateTime<Utc>,
 }
 
-/// The claim's candidates (see [`Found`]).
+/// The claim's candidates (see [`Found`]), among the endpoints whose heads `remembered`
+/// reads.
 pub(super) async fn candidates(
     conn: &mut PgConnection,
+    remembered: &Remembered,
     worker_id: &str,
     limit: usize,
     endpoint_concurrency: u32,
 ) -> StoreResult<Found> {
-    let heads: Vec<(String, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(HEADS)
-        .bind(MAX_CANDIDATES)
-        .fetch_all(&mut *conn)
-        .await?;
-    let Some(&(_, _, _, db_now)) = heads.first() else {
+    let Heads { mut heads, db_now } = remembered.read(&mut *conn).await?;
+    heads.retain(|(_, (due_at, _))| *due_at <= db_now);
+    if heads.is_empty() {
         return Ok(Found::default());
-    };
+    }
+    heads.sort_unstable_by_key(|(_, head)| *head);
+    heads.truncate(MAX_CANDIDATES);
     let ids = column(&heads, |h| h.0.as_str());
     let rows = sqlx::query(&LOCK.replace("GATE_COLS", GATE_COLS))
         .bind(limit_param(limit))
         .bind(&ids)
-        .bind(column(&heads, |h| h.1))
+        .bind(column(&heads, |h| h.1.0))
         .bind(i64::from(endpoint_concurrency))
         .bind(worker_id)
-        .bind(column(&heads, |h| h.2))
+        .bind(column(&heads, |h| h.1.1))
         .fetch_all(&mut *conn)
         .await?;
     let mut candidates = rows
@@ -205,10 +181,7 @@ pub(super) async fn candidates(
         candidates.retain(|c| c.app_throttle_rate.is_none() || locked.contains(c.app_id.as_str()));
     }
     let skipped = ids.len() - candidates.len();
-    let heads = heads
-        .into_iter()
-        .map(|(id, due_at, head_id, _)| (id, (due_at, head_id)))
-        .collect();
+    let heads = heads.into_iter().collect();
     Ok(Found {
         candidates,
         heads,

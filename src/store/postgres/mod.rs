@@ -14,6 +14,7 @@ mod codec;
 mod delivery;
 mod endpoints;
 mod gate;
+mod heads;
 mod ingest;
 mod keys;
 mod listings;
@@ -48,6 +49,9 @@ pub struct PostgresStore {
     ingest: super::ingest::Ingest,
     /// When this process's claims last put expired leases back in the queue.
     reaped: delivery::Reaped,
+    /// The endpoints this process's claims know to have pending deliveries, and where
+    /// their queues start.
+    heads: heads::Remembered,
 }
 
 impl PostgresStore {
@@ -92,6 +96,7 @@ impl PostgresStore {
             sealer,
             ingest,
             reaped: delivery::Reaped::default(),
+            heads: heads::Remembered::default(),
         })
     }
 }

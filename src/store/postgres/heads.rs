@@ -1,0 +1,266 @@
+//! Where each endpoint's pending deliveries start in `deliveries_ready` (its head): the
+//! first read of every claim, which the claim's other reads of an endpoint's queue start
+//! from.
+//!
+//! The leading entries of an endpoint's range of `deliveries_ready` are those of its
+//! deliveries leased since the last vacuum: a lease takes a row out of the index's
+//! predicate, but not its entry out of the index. A probe from the start of the range steps
+//! over all of them, with a heap visit for each one leased too recently to be marked dead.
+//! [`SCAN`] probes every endpoint so; between vacuums it grows dearer with every delivery
+//! leased, so a process runs it only every [`RESCAN`] (and when the probe below finds an
+//! endpoint it does not know). In between, [`FROM_BOUNDS`] probes the endpoints the last
+//! read found from a bound at or before each one's head, and checks the gaps between them
+//! in the index for endpoints it does not know.
+//!
+//! A bound is the head a read found, or the start of the oldest transaction that was open in
+//! the database when the read before it ran (`OLDEST`), whichever is earlier. Ingest,
+//! releases, resends and recoveries make a delivery due at their transaction's start
+//! (`now()`), and that transaction either was open when `OLDEST` was read or began after: a
+//! row that commits after a read went past its place is still ahead of the next bound. Two
+//! writers date rows earlier. A retry is due at the time its worker chose, which can be past
+//! by the time it is written: the process that records it lowers its endpoint's bound
+//! ([`Remembered::lower`]). The reaper puts expired leases back due at their lease's end:
+//! rows a process reaps make its next read a full scan. Other processes find either at
+//! their next full scan. So do they rows written by roles whose activity this role may not
+//! read (`OLDEST` does not see their transactions).
+
+use super::codec::column;
+use crate::store::StoreResult;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Where an endpoint's pending deliveries start in `deliveries_ready`: the `due_at` and
+/// `id` of its oldest.
+pub(super) type Head = (DateTime<Utc>, i64);
+
+/// Before any delivery: a probe from here starts at the beginning of the endpoint's range.
+pub(super) const START: Head = (DateTime::UNIX_EPOCH, i64::MIN);
+
+/// Longest a process goes without reading every endpoint's head from the start of its
+/// range.
+const RESCAN: Duration = Duration::from_secs(1);
+
+/// The oldest start of a transaction open in this database, as far as this role may see.
+const OLDEST: &str =
+    "(SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database())";
+
+/// Every endpoint with pending deliveries and its head, with the database clock and
+/// `OLDEST`. The recursive CTE is a loose index scan over `deliveries_ready`: one probe per
+/// endpoint with pending deliveries, however deep its backlog (but see the module's notes on
+/// the entries each probe steps over). Takes no locks.
+const SCAN: &str = "
+WITH RECURSIVE heads AS (
+    (SELECT endpoint_id, due_at, id FROM deliveries
+     WHERE status = 1 ORDER BY endpoint_id, due_at, id LIMIT 1)
+    UNION ALL
+    SELECT n.endpoint_id, n.due_at, n.id FROM heads h CROSS JOIN LATERAL (
+        SELECT endpoint_id, due_at, id FROM deliveries
+        WHERE status = 1 AND endpoint_id > h.endpoint_id
+        ORDER BY endpoint_id, due_at, id LIMIT 1) n
+)
+SELECT now(), OLDEST, false, array_agg(endpoint_id), array_agg(due_at), array_agg(id)
+FROM heads";
+
+/// The heads of the known endpoints `$1` (in ascending order) from their bounds (`$2`,
+/// `$3`), those that have any, with the database clock, `OLDEST`, and whether any endpoint
+/// outside `$1` has pending deliveries: one probe per gap between known endpoints, each
+/// stopping at the first entry it meets (a gap's probe steps over the dead entries of at
+/// most one index page of the known endpoint after it). Every subquery is ordered, so that
+/// even a generic plan walks `deliveries_ready` rather than scanning the table.
+const FROM_BOUNDS: &str = "
+WITH heads AS (
+    SELECT k.endpoint_id, h.due_at, h.id
+    FROM UNNEST($1::text[], $2::timestamptz[], $3::bigint[]) AS k(endpoint_id, due_at, id)
+    CROSS JOIN LATERAL (
+        SELECT d.due_at, d.id FROM deliveries d
+        WHERE d.endpoint_id = k.endpoint_id AND d.status = 1
+          AND (d.due_at, d.id) >= (k.due_at, k.id)
+        ORDER BY d.due_at, d.id LIMIT 1) h
+)
+SELECT now(), OLDEST,
+       (SELECT d.endpoint_id FROM deliveries d WHERE d.status = 1 AND d.endpoint_id < $1[1]
+        ORDER BY d.endpoint_id LIMIT 1) IS NOT NULL
+       OR (SELECT d.endpoint_id FROM deliveries d
+           WHERE d.status = 1 AND d.endpoint_id > $1[cardinality($1)]
+           ORDER BY d.endpoint_id LIMIT 1) IS NOT NULL
+       OR EXISTS (
+           SELECT FROM UNNEST($1[:cardinality($1) - 1], $1[2:]) AS g(lo, hi)
+           CROSS JOIN LATERAL (
+               SELECT d.endpoint_id FROM deliveries d
+               WHERE d.status = 1 AND d.endpoint_id > g.lo AND d.endpoint_id < g.hi
+               ORDER BY d.endpoint_id LIMIT 1) x),
+       array_agg(endpoint_id), array_agg(due_at), array_agg(id)
+FROM heads";
+
+/// A row of [`SCAN`] or [`FROM_BOUNDS`]: the database clock, `OLDEST`, whether an
+/// endpoint outside the known ones has pending deliveries, and the heads found.
+type Row = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    bool,
+    Option<Vec<String>>,
+    Option<Vec<DateTime<Utc>>>,
+    Option<Vec<i64>>,
+);
+
+/// What a read found: every endpoint with pending deliveries (or, between full scans, every
+/// known one with any) and its head, and the database clock.
+pub(super) struct Heads {
+    pub heads: Vec<(String, Head)>,
+    pub db_now: DateTime<Utc>,
+}
+
+/// The endpoints a process knows to have pending deliveries, with their bounds.
+#[derive(Default)]
+pub(super) struct Remembered(Mutex<State>);
+
+#[derive(Default)]
+struct State {
+    /// Bumped whenever rows may have been put back behind a bound, so that a read that
+    /// started before does not write its bounds back.
+    generation: u64,
+    known: Option<Known>,
+    /// `OLDEST` as the last read saw it.
+    oldest: Option<DateTime<Utc>>,
+}
+
+struct Known {
+    /// When the endpoints were last all read from the start.
+    scanned: Instant,
+    /// Each known endpoint's bound, by endpoint id.
+    bounds: BTreeMap<String, Head>,
+}
+
+/// What a read starts from: the state's generation, the known endpoints and their bounds
+/// (if they are to be probed from there), and the last `OLDEST` seen.
+struct Start {
+    generation: u64,
+    bounds: Option<Vec<(String, Head)>>,
+    oldest: Option<DateTime<Utc>>,
+}
+
+impl Remembered {
+    /// Makes the next read a full scan: rows may have been put back behind the bounds.
+    pub(super) fn forget(&self) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.generation += 1;
+        state.known = None;
+    }
+
+    /// Moves the bounds of the endpoints of `due` (endpoint id, due time) back to those times
+    /// where they are past them, and keeps reads that started before from writing theirs.
+    pub(super) fn lower<'a>(&self, due: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let State {
+            generation, known, ..
+        } = &mut *state;
+        let Some(known) = known else {
+            return;
+        };
+        for (endpoint_id, at) in due {
+            if let Some(b) = known.bounds.get_mut(endpoint_id) {
+                if b.0 >= at {
+                    *b = (at, i64::MIN);
+                    *generation += 1;
+                }
+            }
+        }
+    }
+
+    /// Every endpoint with pending deliveries and its head, read as the module describes.
+    pub(super) async fn read(&self, conn: &mut PgConnection) -> StoreResult<Heads> {
+        let start = self.start();
+        if let Some(bounds) = &start.bounds {
+            let row: Row = sqlx::query_as(&FROM_BOUNDS.replace("OLDEST", OLDEST))
+                .bind(column(bounds, |b| b.0.as_str()))
+                .bind(column(bounds, |b| b.1.0))
+                .bind(column(bounds, |b| b.1.1))
+                .fetch_one(&mut *conn)
+                .await?;
+            if !row.2 {
+                let (found, oldest) = decode(row);
+                self.advance(&start, &found.heads, oldest);
+                return Ok(found);
+            }
+        }
+        let row: Row = sqlx::query_as(&SCAN.replace("OLDEST", OLDEST))
+            .fetch_one(&mut *conn)
+            .await?;
+        let (found, oldest) = decode(row);
+        self.scanned(&start, &found.heads, oldest);
+        Ok(found)
+    }
+
+    fn start(&self) -> Start {
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = state.known.as_ref();
+        Start {
+            generation: state.generation,
+            bounds: known
+                .filter(|k| k.scanned.elapsed() < RESCAN && !k.bounds.is_empty())
+                .map(|k| k.bounds.iter().map(|(id, b)| (id.clone(), *b)).collect()),
+            oldest: state.oldest,
+        }
+    }
+
+    /// After a full scan: the endpoints it found are the known ones.
+    fn scanned(&self, start: &Start, heads: &[(String, Head)], oldest: Option<DateTime<Utc>>) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.oldest = oldest.max(state.oldest);
+        if state.generation != start.generation {
+            return;
+        }
+        let bounds = heads
+            .iter()
+            .map(|(id, head)| (id.clone(), bound(*head, start.oldest)))
+            .collect();
+        state.known = Some(Known {
+            scanned: Instant::now(),
+            bounds,
+        });
+    }
+
+    /// After a probe from the bounds: every known endpoint's bound moves up to its head, or
+    /// to the last `OLDEST` if it has no pending deliveries left.
+    fn advance(&self, start: &Start, heads: &[(String, Head)], oldest: Option<DateTime<Utc>>) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.oldest = oldest.max(state.oldest);
+        if state.generation != start.generation {
+            return;
+        }
+        let Some(known) = state.known.as_mut() else {
+            return;
+        };
+        let found: BTreeMap<&str, Head> = heads.iter().map(|(id, h)| (id.as_str(), *h)).collect();
+        for (id, b) in &mut known.bounds {
+            let moved = match found.get(id.as_str()) {
+                Some(head) => bound(*head, start.oldest),
+                None => start.oldest.map_or(START, |t| (t, i64::MIN)),
+            };
+            // Never back: a read that started before another one finished may write last.
+            *b = (*b).max(moved);
+        }
+    }
+}
+
+/// Where the next probe of an endpoint whose head is `head` starts, `oldest` being the
+/// `OLDEST` read before the read that found it.
+fn bound(head: Head, oldest: Option<DateTime<Utc>>) -> Head {
+    oldest.map_or(START, |t| head.min((t, i64::MIN)))
+}
+
+/// The heads of a [`Row`], and its `OLDEST`.
+fn decode(row: Row) -> (Heads, Option<DateTime<Utc>>) {
+    let (db_now, oldest, _, ids, due_ats, head_ids) = row;
+    let heads = ids
+        .unwrap_or_default()
+        .into_iter()
+        .zip(due_ats.unwrap_or_default())
+        .zip(head_ids.unwrap_or_default())
+        .map(|((id, due_at), head_id)| (id, (due_at, head_id)))
+        .collect();
+    (Heads { heads, db_now }, oldest)
+}
