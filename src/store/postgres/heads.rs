@@ -43,9 +43,10 @@ pub(super) const START: Head = (DateTime::UNIX_EPOCH, i64::MIN);
 /// range.
 const RESCAN: Duration = Duration::from_secs(1);
 
-/// The oldest start of a transaction open in this database, as far as this role may see.
-const OLDEST: &str =
-    "(SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database())";
+/// The oldest start of a transaction open in this database, as far as this role may see
+/// (`pg_stat_activity` without its joins).
+const OLDEST: &str = "(SELECT min(s.xact_start) FROM pg_stat_get_activity(NULL) s
+    WHERE s.datid = (SELECT oid FROM pg_database WHERE datname = current_database()))";
 
 /// Every endpoint with pending deliveries and its head, with the database clock and
 /// `OLDEST`. The recursive CTE is a loose index scan over `deliveries_ready`: one probe per
