@@ -1,18 +1,33 @@
 //! Claims on Postgres remember where each endpoint's queue starts and, between full scans,
-//! probe only from there (see `store::postgres::heads`). Deliveries that become pending
-//! behind a remembered place, or at an endpoint the claims do not know yet, are still
-//! claimed by the very next claim, not at the next full scan a second later. Every check
-//! here runs well within that second of the scan before it.
+//! may probe only from there (see `store::postgres::heads`); these stores always do.
+//! Deliveries that become pending behind a remembered place, or at an endpoint the claims
+//! do not know yet, are still claimed by the very next claim, not at the next full scan a
+//! second later. Every check here runs well within that second of the scan before it.
 
-use crate::pg_support::fresh_pg_store;
+use crate::pg_support::{PgDatabaseGuard, fresh_pg_database};
 use crate::store_conformance::{
     WORKER_A, claim, endpoint_fields, message, new_app, new_endpoint, outcome, plain_endpoint,
     post, record, ty,
 };
 use chrono::Utc;
 use hookline::domain::{EndpointId, MessageId};
-use hookline::store::{ClaimedDelivery, NextStep, Sealer};
+use hookline::store::postgres::PostgresStore;
+use hookline::store::{ClaimedDelivery, DynStore, NextStep, Sealer};
 use sqlx::{Connection, PgConnection};
+use std::sync::Arc;
+
+/// A store on a fresh database whose claims probe from the remembered heads whenever they
+/// may.
+async fn probing_store() -> (DynStore, PgDatabaseGuard) {
+    let db = fresh_pg_database().await;
+    let store = PostgresStore::connect(db.url(), Sealer::new(None))
+        .await
+        .expect("opening the store");
+    store.always_probe_heads();
+    let store: DynStore = Arc::new(store);
+    store.migrate().await.expect("migrating the store");
+    (store, db)
+}
 
 fn messages_of(claimed: &[ClaimedDelivery]) -> Vec<&MessageId> {
     claimed.iter().map(|c| &c.msg_id).collect()
@@ -20,7 +35,7 @@ fn messages_of(claimed: &[ClaimedDelivery]) -> Vec<&MessageId> {
 
 #[tokio::test]
 async fn a_delivery_committed_after_claims_read_past_its_place_is_claimed_by_the_next() {
-    let (store, db) = fresh_pg_store(Sealer::new(None)).await;
+    let (store, db) = probing_store().await;
     let mut admin = PgConnection::connect(db.url())
         .await
         .expect("connecting to the test database");
@@ -67,7 +82,7 @@ async fn a_delivery_committed_after_claims_read_past_its_place_is_claimed_by_the
 
 #[tokio::test]
 async fn endpoints_with_new_work_below_between_and_above_known_ones_are_claimed_at_once() {
-    let (store, _db) = fresh_pg_store(Sealer::new(None)).await;
+    let (store, _db) = probing_store().await;
     let app = new_app(&store, None).await;
     let mut ids: Vec<(EndpointId, String)> = Vec::new();
     for n in 0..5 {
@@ -96,7 +111,7 @@ async fn endpoints_with_new_work_below_between_and_above_known_ones_are_claimed_
 
 #[tokio::test]
 async fn a_retry_due_before_the_remembered_head_is_claimed_by_the_next_claim() {
-    let (store, _db) = fresh_pg_store(Sealer::new(None)).await;
+    let (store, _db) = probing_store().await;
     let app = new_app(&store, None).await;
     plain_endpoint(&store, &app.id).await;
     let (first, _) = post(&store, message(&app.id, "a", None)).await;
@@ -113,4 +128,30 @@ async fn a_retry_due_before_the_remembered_head_is_claimed_by_the_next_claim() {
     let retried = claim(&store, WORKER_A, 10).await;
     assert_eq!(messages_of(&retried), [&first]);
     assert_eq!(retried[0].attempts_made, 1);
+}
+
+#[tokio::test]
+async fn with_more_endpoints_than_are_remembered_every_endpoint_is_still_served() {
+    let (store, _db) = probing_store().await;
+    let app = new_app(&store, None).await;
+    // One more endpoint than a process remembers, and than a claim considers.
+    for _ in 0..1001 {
+        plain_endpoint(&store, &app.id).await;
+    }
+    let (msg, fanned) = post(&store, message(&app.id, "a", None)).await;
+    assert_eq!(fanned, 1001);
+
+    let first = claim(&store, WORKER_A, 2000).await;
+    assert_eq!(first.len(), 1000, "at most one claim's worth of endpoints");
+    let second = claim(&store, WORKER_A, 2000).await;
+    assert_eq!(messages_of(&second), [&msg]);
+    let mut served: Vec<&EndpointId> = first
+        .iter()
+        .chain(&second)
+        .map(|c| &c.endpoint_id)
+        .collect();
+    served.sort();
+    served.dedup();
+    assert_eq!(served.len(), 1001);
+    assert!(claim(&store, WORKER_A, 2000).await.is_empty());
 }

@@ -21,8 +21,11 @@
 //! by the time it is written: the process that records it lowers its endpoint's bound
 //! ([`Remembered::lower`]). The reaper puts expired leases back due at their lease's end:
 //! rows a process reaps make its next read a full scan. Other processes find either at
-//! their next full scan. So do they rows written by roles whose activity this role may not
-//! read (`OLDEST` does not see their transactions).
+//! their next full scan, as they find rows written by roles whose activity this role may
+//! not read (`OLDEST` does not see their transactions).
+//!
+//! With more than [`MAX_KNOWN`] endpoints with pending deliveries, every read is a full
+//! scan, which returns the heads due first (one more than [`MAX_KNOWN`]).
 
 use super::codec::column;
 use crate::store::StoreResult;
@@ -43,15 +46,19 @@ pub(super) const START: Head = (DateTime::UNIX_EPOCH, i64::MIN);
 /// range.
 const RESCAN: Duration = Duration::from_secs(1);
 
+/// Most endpoints a process remembers, and most heads a full scan returns.
+const MAX_KNOWN: usize = 1000;
+
 /// The oldest start of a transaction open in this database, as far as this role may see
 /// (`pg_stat_activity` without its joins).
 const OLDEST: &str = "(SELECT min(s.xact_start) FROM pg_stat_get_activity(NULL) s
     WHERE s.datid = (SELECT oid FROM pg_database WHERE datname = current_database()))";
 
-/// Every endpoint with pending deliveries and its head, with the database clock and
-/// `OLDEST`. The recursive CTE is a loose index scan over `deliveries_ready`: one probe per
-/// endpoint with pending deliveries, however deep its backlog (but see the module's notes on
-/// the entries each probe steps over). Takes no locks.
+/// Every endpoint with pending deliveries and its head, the `$1` due first, with the
+/// database clock and `OLDEST`. The recursive CTE is a loose index scan over
+/// `deliveries_ready`: one probe per endpoint with pending deliveries, however deep its
+/// backlog (but see the module's notes on the entries each probe steps over). Takes no
+/// locks.
 const SCAN: &str = "
 WITH RECURSIVE heads AS (
     (SELECT endpoint_id, due_at, id FROM deliveries
@@ -63,7 +70,7 @@ WITH RECURSIVE heads AS (
         ORDER BY endpoint_id, due_at, id LIMIT 1) n
 )
 SELECT now(), OLDEST, false, array_agg(endpoint_id), array_agg(due_at), array_agg(id)
-FROM heads";
+FROM (SELECT * FROM heads ORDER BY due_at LIMIT $1) h";
 
 /// The heads of the known endpoints `$1` (in ascending order) from their bounds (`$2`,
 /// `$3`), those that have any, with the database clock, `OLDEST`, and whether any endpoint
@@ -126,6 +133,68 @@ struct State {
     known: Option<Known>,
     /// `OLDEST` as the last read saw it.
     oldest: Option<DateTime<Utc>>,
+    costs: Costs,
+}
+
+/// How long the two kinds of read have taken this process lately, to choose between them.
+/// Probing from the bounds pays when claims lease many deliveries each (a full scan then
+/// steps over many entries), and costs more than it saves when they lease a few: reading
+/// `OLDEST` and probing the gaps is a fixed cost, and a full scan on every claim marks the
+/// entries it steps over dead as soon as they are, which keeps `deliveries_ready` compact.
+#[derive(Default)]
+struct Costs {
+    /// Moving average of full scans that came soon after the one before, as they would on
+    /// every claim.
+    scan: Option<Duration>,
+    /// Moving average of probes from the bounds.
+    probe: Option<Duration>,
+    last_scan: Option<Instant>,
+    last_probe: Option<Instant>,
+    /// The last full scan came long after the one before, stepping over more than a scan
+    /// on every claim would: the next read is a full scan again, and is timed.
+    time_a_scan: bool,
+    /// Probe whenever the bounds allow, whatever the costs (see
+    /// [`PostgresStore::always_probe_heads`](super::PostgresStore::always_probe_heads)).
+    always_probe: bool,
+}
+
+impl Costs {
+    /// Whether the next read is to probe from the bounds: unless a full scan is to be
+    /// timed, while probes are not known to cost more than full scans, and once every
+    /// [`RESCAN`] even if they are, to keep their cost current.
+    fn probe_next(&self) -> bool {
+        if self.always_probe {
+            return true;
+        }
+        if self.time_a_scan {
+            return false;
+        }
+        match (self.probe, self.scan) {
+            (Some(probe), Some(scan)) if probe > scan => {
+                self.last_probe.is_none_or(|t| t.elapsed() >= RESCAN)
+            }
+            _ => true,
+        }
+    }
+
+    fn scanned(&mut self, took: Duration) {
+        let typical = self.last_scan.is_some_and(|t| t.elapsed() < RESCAN / 2);
+        if typical {
+            self.scan = Some(average(self.scan, took));
+        }
+        self.time_a_scan = !typical;
+        self.last_scan = Some(Instant::now());
+    }
+
+    fn probed(&mut self, took: Duration) {
+        self.probe = Some(average(self.probe, took));
+        self.last_probe = Some(Instant::now());
+    }
+}
+
+/// `sample` folded into the moving average `avg`.
+fn average(avg: Option<Duration>, sample: Duration) -> Duration {
+    avg.map_or(sample, |avg| avg.mul_f64(0.875) + sample.mul_f64(0.125))
 }
 
 struct Known {
@@ -144,9 +213,14 @@ struct Start {
 }
 
 impl Remembered {
+    /// Makes every read probe from the bounds while they are fresh, whatever the costs.
+    pub(super) fn always_probe(&self) {
+        self.lock().costs.always_probe = true;
+    }
+
     /// Makes the next read a full scan: rows may have been put back behind the bounds.
     pub(super) fn forget(&self) {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.lock();
         state.generation += 1;
         state.known = None;
     }
@@ -154,7 +228,7 @@ impl Remembered {
     /// Moves the bounds of the endpoints of `due` (endpoint id, due time) back to those times
     /// where they are past them, and keeps reads that started before from writing theirs.
     pub(super) fn lower<'a>(&self, due: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>) {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.lock();
         let State {
             generation, known, ..
         } = &mut *state;
@@ -175,42 +249,66 @@ impl Remembered {
     pub(super) async fn read(&self, conn: &mut PgConnection) -> StoreResult<Heads> {
         let start = self.start();
         if let Some(bounds) = &start.bounds {
+            let clock = Instant::now();
             let row: Row = sqlx::query_as(&FROM_BOUNDS.replace("OLDEST", OLDEST))
                 .bind(column(bounds, |b| b.0.as_str()))
                 .bind(column(bounds, |b| b.1.0))
                 .bind(column(bounds, |b| b.1.1))
                 .fetch_one(&mut *conn)
                 .await?;
+            let took = clock.elapsed();
             if !row.2 {
                 let (found, oldest) = decode(row);
-                self.advance(&start, &found.heads, oldest);
+                self.advance(&start, &found.heads, oldest, took);
                 return Ok(found);
             }
+            self.lock().costs.probed(took);
         }
+        let clock = Instant::now();
+        // One more than is remembered, to tell whether there are too many.
         let row: Row = sqlx::query_as(&SCAN.replace("OLDEST", OLDEST))
+            .bind(i64::try_from(MAX_KNOWN + 1).unwrap_or(i64::MAX))
             .fetch_one(&mut *conn)
             .await?;
+        let took = clock.elapsed();
         let (found, oldest) = decode(row);
-        self.scanned(&start, &found.heads, oldest);
+        self.scanned(&start, &found.heads, oldest, took);
         Ok(found)
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn start(&self) -> Start {
-        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.lock();
         let known = state.known.as_ref();
         Start {
             generation: state.generation,
             bounds: known
                 .filter(|k| k.scanned.elapsed() < RESCAN && !k.bounds.is_empty())
+                .filter(|_| state.costs.probe_next())
                 .map(|k| k.bounds.iter().map(|(id, b)| (id.clone(), *b)).collect()),
             oldest: state.oldest,
         }
     }
 
-    /// After a full scan: the endpoints it found are the known ones.
-    fn scanned(&self, start: &Start, heads: &[(String, Head)], oldest: Option<DateTime<Utc>>) {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+    /// After a full scan: the endpoints it found are the known ones, unless it found too
+    /// many.
+    fn scanned(
+        &self,
+        start: &Start,
+        heads: &[(String, Head)],
+        oldest: Option<DateTime<Utc>>,
+        took: Duration,
+    ) {
+        let mut state = self.lock();
+        state.costs.scanned(took);
         state.oldest = oldest.max(state.oldest);
+        if heads.len() > MAX_KNOWN {
+            state.known = None;
+            return;
+        }
         if state.generation != start.generation {
             return;
         }
@@ -226,8 +324,15 @@ impl Remembered {
 
     /// After a probe from the bounds: every known endpoint's bound moves up to its head, or
     /// to the last `OLDEST` if it has no pending deliveries left.
-    fn advance(&self, start: &Start, heads: &[(String, Head)], oldest: Option<DateTime<Utc>>) {
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+    fn advance(
+        &self,
+        start: &Start,
+        heads: &[(String, Head)],
+        oldest: Option<DateTime<Utc>>,
+        took: Duration,
+    ) {
+        let mut state = self.lock();
+        state.costs.probed(took);
         state.oldest = oldest.max(state.oldest);
         if state.generation != start.generation {
             return;
@@ -264,4 +369,45 @@ fn decode(row: Row) -> (Heads, Option<DateTime<Utc>>) {
         .map(|((id, due_at), head_id)| (id, (due_at, head_id)))
         .collect();
     (Heads { heads, db_now }, oldest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_scan_long_after_the_last_is_followed_by_a_timed_one() {
+        let mut costs = Costs::default();
+        assert!(costs.probe_next(), "nothing known yet: try a probe");
+        costs.scanned(ms(9));
+        assert!(!costs.probe_next(), "the first scan is not typical");
+        assert_eq!(costs.scan, None);
+        costs.scanned(ms(2));
+        assert_eq!(costs.scan, Some(ms(2)));
+        assert!(costs.probe_next(), "probes not timed yet");
+    }
+
+    #[test]
+    fn the_cheaper_read_is_chosen_and_the_dearer_one_retimed_every_rescan() {
+        let mut costs = Costs::default();
+        costs.scanned(ms(9));
+        costs.scanned(ms(2));
+        costs.probed(ms(1));
+        assert!(costs.probe_next(), "probes are cheaper");
+        costs.probed(ms(17));
+        assert_eq!(costs.probe, Some(ms(3)), "a moving average");
+        assert!(!costs.probe_next(), "scans are cheaper now");
+        costs.last_probe = Instant::now().checked_sub(RESCAN);
+        assert!(
+            costs.probe_next(),
+            "a probe a second keeps its cost current"
+        );
+        costs.always_probe = true;
+        costs.last_probe = Some(Instant::now());
+        assert!(costs.probe_next());
+    }
 }
