@@ -69,7 +69,7 @@ WITH RECURSIVE heads AS (
         WHERE status = 1 AND endpoint_id > h.endpoint_id
         ORDER BY endpoint_id, due_at, id LIMIT 1) n
 )
-SELECT now(), OLDEST, false, array_agg(endpoint_id), array_agg(due_at), array_agg(id)
+SELECT now(), OLDEST, false, array_agg(endpoint_id), array_agg(due_at), array_agg(id), TOOK
 FROM (SELECT * FROM heads ORDER BY due_at LIMIT $1) h";
 
 /// The heads of the known endpoints `$1` (in ascending order) from their bounds (`$2`,
@@ -100,11 +100,16 @@ SELECT now(), OLDEST,
                SELECT d.endpoint_id FROM deliveries d
                WHERE d.status = 1 AND d.endpoint_id > g.lo AND d.endpoint_id < g.hi
                ORDER BY d.endpoint_id LIMIT 1) x),
-       array_agg(endpoint_id), array_agg(due_at), array_agg(id)
+       array_agg(endpoint_id), array_agg(due_at), array_agg(id), TOOK
 FROM heads";
 
+/// How long the statement has run, in seconds: the server's time, which is what the two
+/// kinds of read are compared by (the round trip and the wait for this process's turn on a
+/// busy machine are the same for both, and would drown the difference).
+const TOOK: &str = "extract(epoch FROM clock_timestamp() - statement_timestamp())::float8";
+
 /// A row of [`SCAN`] or [`FROM_BOUNDS`]: the database clock, `OLDEST`, whether an
-/// endpoint outside the known ones has pending deliveries, and the heads found.
+/// endpoint outside the known ones has pending deliveries, the heads found, and `TOOK`.
 type Row = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
@@ -112,7 +117,13 @@ type Row = (
     Option<Vec<String>>,
     Option<Vec<DateTime<Utc>>>,
     Option<Vec<i64>>,
+    f64,
 );
+
+/// A statement with `OLDEST` and `TOOK` filled in.
+fn statement(sql: &str) -> String {
+    sql.replace("OLDEST", OLDEST).replace("TOOK", TOOK)
+}
 
 /// What a read found: every endpoint with pending deliveries (or, between full scans, every
 /// known one with any) and its head, and the database clock.
@@ -249,29 +260,26 @@ impl Remembered {
     pub(super) async fn read(&self, conn: &mut PgConnection) -> StoreResult<Heads> {
         let start = self.start();
         if let Some(bounds) = &start.bounds {
-            let clock = Instant::now();
-            let row: Row = sqlx::query_as(&FROM_BOUNDS.replace("OLDEST", OLDEST))
+            let row: Row = sqlx::query_as(&statement(FROM_BOUNDS))
                 .bind(column(bounds, |b| b.0.as_str()))
                 .bind(column(bounds, |b| b.1.0))
                 .bind(column(bounds, |b| b.1.1))
                 .fetch_one(&mut *conn)
                 .await?;
-            let took = clock.elapsed();
-            if !row.2 {
-                let (found, oldest) = decode(row);
+            let unknown = row.2;
+            let (found, oldest, took) = decode(row);
+            if !unknown {
                 self.advance(&start, &found.heads, oldest, took);
                 return Ok(found);
             }
             self.lock().costs.probed(took);
         }
-        let clock = Instant::now();
         // One more than is remembered, to tell whether there are too many.
-        let row: Row = sqlx::query_as(&SCAN.replace("OLDEST", OLDEST))
+        let row: Row = sqlx::query_as(&statement(SCAN))
             .bind(i64::try_from(MAX_KNOWN + 1).unwrap_or(i64::MAX))
             .fetch_one(&mut *conn)
             .await?;
-        let took = clock.elapsed();
-        let (found, oldest) = decode(row);
+        let (found, oldest, took) = decode(row);
         self.scanned(&start, &found.heads, oldest, took);
         Ok(found)
     }
@@ -358,9 +366,9 @@ fn bound(head: Head, oldest: Option<DateTime<Utc>>) -> Head {
     oldest.map_or(START, |t| head.min((t, i64::MIN)))
 }
 
-/// The heads of a [`Row`], and its `OLDEST`.
-fn decode(row: Row) -> (Heads, Option<DateTime<Utc>>) {
-    let (db_now, oldest, _, ids, due_ats, head_ids) = row;
+/// The heads of a [`Row`], its `OLDEST` and its `TOOK`.
+fn decode(row: Row) -> (Heads, Option<DateTime<Utc>>, Duration) {
+    let (db_now, oldest, _, ids, due_ats, head_ids, took) = row;
     let heads = ids
         .unwrap_or_default()
         .into_iter()
@@ -368,7 +376,8 @@ fn decode(row: Row) -> (Heads, Option<DateTime<Utc>>) {
         .zip(head_ids.unwrap_or_default())
         .map(|((id, due_at), head_id)| (id, (due_at, head_id)))
         .collect();
-    (Heads { heads, db_now }, oldest)
+    let took = Duration::try_from_secs_f64(took).unwrap_or_default();
+    (Heads { heads, db_now }, oldest, took)
 }
 
 #[cfg(test)]
