@@ -269,7 +269,7 @@ impl Remembered {
             let unknown = row.2;
             let (found, oldest, took) = decode(row);
             if !unknown {
-                self.advance(&start, &found.heads, oldest, took);
+                self.finished(Read::Probe(took), &start, &found, oldest);
                 return Ok(found);
             }
             self.lock().costs.probed(took);
@@ -280,7 +280,7 @@ impl Remembered {
             .fetch_one(&mut *conn)
             .await?;
         let (found, oldest, took) = decode(row);
-        self.scanned(&start, &found.heads, oldest, took);
+        self.finished(Read::Scan(took), &start, &found, oldest);
         Ok(found)
     }
 
@@ -301,54 +301,42 @@ impl Remembered {
         }
     }
 
-    /// After a full scan: the endpoints it found are the known ones, unless it found too
-    /// many.
-    fn scanned(
-        &self,
-        start: &Start,
-        heads: &[(String, Head)],
-        oldest: Option<DateTime<Utc>>,
-        took: Duration,
-    ) {
+    /// Folds a finished read of `kind` into the state: its time, its `OLDEST`, and the
+    /// bounds it moves. After a full scan the endpoints it found are the known ones,
+    /// unless it found too many; after a probe from the bounds, every known endpoint's
+    /// bound moves up to its head, or to the last `OLDEST` if it has no pending deliveries
+    /// left.
+    fn finished(&self, kind: Read, start: &Start, read: &Heads, oldest: Option<DateTime<Utc>>) {
         let mut state = self.lock();
-        state.costs.scanned(took);
         state.oldest = oldest.max(state.oldest);
-        if heads.len() > MAX_KNOWN {
+        match kind {
+            Read::Scan(took) => state.costs.scanned(took),
+            Read::Probe(took) => state.costs.probed(took),
+        }
+        if matches!(kind, Read::Scan(_)) && read.heads.len() > MAX_KNOWN {
             state.known = None;
             return;
         }
         if state.generation != start.generation {
             return;
         }
-        let bounds = heads
-            .iter()
-            .map(|(id, head)| (id.clone(), bound(*head, start.oldest)))
-            .collect();
-        state.known = Some(Known {
-            scanned: Instant::now(),
-            bounds,
-        });
-    }
-
-    /// After a probe from the bounds: every known endpoint's bound moves up to its head, or
-    /// to the last `OLDEST` if it has no pending deliveries left.
-    fn advance(
-        &self,
-        start: &Start,
-        heads: &[(String, Head)],
-        oldest: Option<DateTime<Utc>>,
-        took: Duration,
-    ) {
-        let mut state = self.lock();
-        state.costs.probed(took);
-        state.oldest = oldest.max(state.oldest);
-        if state.generation != start.generation {
+        if matches!(kind, Read::Scan(_)) {
+            let bounds = read
+                .heads
+                .iter()
+                .map(|(id, head)| (id.clone(), bound(*head, start.oldest)))
+                .collect();
+            state.known = Some(Known {
+                scanned: Instant::now(),
+                bounds,
+            });
             return;
         }
         let Some(known) = state.known.as_mut() else {
             return;
         };
-        let found: BTreeMap<&str, Head> = heads.iter().map(|(id, h)| (id.as_str(), *h)).collect();
+        let found: BTreeMap<&str, Head> =
+            read.heads.iter().map(|(id, h)| (id.as_str(), *h)).collect();
         for (id, b) in &mut known.bounds {
             let moved = match found.get(id.as_str()) {
                 Some(head) => bound(*head, start.oldest),
@@ -358,6 +346,15 @@ impl Remembered {
             *b = (*b).max(moved);
         }
     }
+}
+
+/// A kind of read, and how long the server took for it.
+#[derive(Clone, Copy)]
+enum Read {
+    /// Every endpoint's head, from the start of its range ([`SCAN`]).
+    Scan(Duration),
+    /// The known endpoints' heads, from their bounds ([`FROM_BOUNDS`]).
+    Probe(Duration),
 }
 
 /// Where the next probe of an endpoint whose head is `head` starts, `oldest` being the
