@@ -6,11 +6,11 @@
 //! deliveries leased since the last vacuum: a lease takes a row out of the index's
 //! predicate, but not its entry out of the index. A probe from the start of the range steps
 //! over all of them, with a heap visit for each one leased too recently to be marked dead.
-//! [`SCAN`] probes every endpoint so; between vacuums it grows dearer with every delivery
-//! leased, so a process runs it only every [`RESCAN`] (and when the probe below finds an
-//! endpoint it does not know). In between, [`FROM_BOUNDS`] probes the endpoints the last
-//! read found from a bound at or before each one's head, and checks the gaps between them
-//! in the index for endpoints it does not know.
+//! [`SCAN`] probes every endpoint so, and grows dearer between vacuums with every delivery
+//! leased. [`FROM_BOUNDS`] instead probes the endpoints the last read found from a bound at
+//! or before each one's head, and checks the gaps between them in the index for endpoints
+//! it does not know (if there is one, a full scan follows). A process uses whichever has
+//! lately cost the server less ([`Costs`]), and scans at least every [`RESCAN`].
 //!
 //! A bound is the head a read found, or the start of the oldest transaction that was open in
 //! the database when the read before it ran (`OLDEST`), whichever is earlier. Ingest,
