@@ -31,7 +31,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
-/// head (`$5`, `$6`: see [`heads`](super::heads)) on, writes its rate slot time and when it
+/// head (`$5`, `$6`: see [`heads`]) on, writes its rate slot time and when it
 /// was last served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed
 /// to send the deliveries but their payloads, which [`PAYLOADS`] reads once per message.
 /// Runs inside the claim's transaction, which holds those rows, so no other claimer is
