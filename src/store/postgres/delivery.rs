@@ -31,11 +31,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Leases, for each granted endpoint, its oldest due deliveries up to the grant, from its
-/// head (`$5`, `$6`: see [`heads`]) on, writes its rate slot time and when it
-/// was last served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed
-/// to send the deliveries but their payloads, which [`PAYLOADS`] reads once per message.
-/// Runs inside the claim's transaction, which holds those rows, so no other claimer is
-/// leasing for the same endpoints.
+/// head (`$5`, `$6`: see [`heads`]) on, writes its rate slot time and when it was last
+/// served (`$7`, `$8`) to its `endpoint_claims` row, and returns everything needed to send
+/// the deliveries but their payloads, which [`PAYLOADS`] reads once per message. Runs
+/// inside the claim's transaction, which holds those rows, so no other claimer is leasing
+/// for the same endpoints.
 const LEASE: &str = "
 WITH g AS (
     SELECT * FROM UNNEST($1::text[], $2::bigint[], $5::timestamptz[], $6::bigint[])

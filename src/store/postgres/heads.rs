@@ -268,11 +268,10 @@ impl Remembered {
                 .await?;
             let unknown = row.2;
             let (found, oldest, took) = decode(row);
+            self.finished(Read::Probe(took), &start, &found, oldest);
             if !unknown {
-                self.finished(Read::Probe(took), &start, &found, oldest);
                 return Ok(found);
             }
-            self.lock().costs.probed(took);
         }
         // One more than is remembered, to tell whether there are too many.
         let row: Row = sqlx::query_as(&statement(SCAN))
