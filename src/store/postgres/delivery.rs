@@ -138,12 +138,12 @@ async fn reap(db: &PostgresStore, conn: &mut sqlx::PgConnection) -> StoreResult<
 /// hand looks cheaper than the generic one. With one endpoint per claim that was every
 /// run, and planning cost more than running: 0.4 ms against 0.1 ms for the gate read,
 /// about a fifth of the database's time at one endpoint. A generic plan is made for the
-/// table as it was then, and kept: made while the queue was small (a new database, a
-/// worker's first claims, and with several endpoints per claim Postgres settles on it
-/// after five runs), it can read every pending row through a bitmap scan, or the whole
-/// table, and a lease then took 200 ms with 100,000 rows pending. Every statement here is
-/// written to walk an index or fetch rows by their version, so those two scans are ruled
-/// out, and the plans hold whatever the queue's size.
+/// table as it was then, and kept until the table is next analysed: made while the queue
+/// was small (a new database, a worker's first claims; with several endpoints per claim
+/// Postgres settles on it after five runs), it can read every pending row through a bitmap
+/// scan, or the whole table, and a lease then took 200 ms with 100,000 rows pending.
+/// Every statement here is written to walk an index or fetch rows by their version, so
+/// those two scans are ruled out, and the plans hold whatever the queue's size.
 async fn begin_hot(db: &PostgresStore) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     db.pool
         .begin_with(
