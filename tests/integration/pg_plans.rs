@@ -31,6 +31,10 @@ const BATCH: usize = 200;
 /// generic plan of the claim's statements, made for the queue as small as it was then.
 const ENDPOINTS: usize = 10;
 
+/// Endpoints of another application added with the grown queue: a claim's plan must still
+/// look up its candidates' rows, not walk every endpoint's.
+const OTHER_ENDPOINTS: i64 = 20_000;
+
 /// What the store's backend has read of `deliveries`, counted from when the database was
 /// created.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +45,8 @@ struct Scans {
     by_key: i64,
     /// Entries read from `deliveries_ready`, the index of pending rows.
     ready_entries: i64,
+    /// Rows of `endpoint_claims` read, by any scan.
+    claim_rows: i64,
 }
 
 /// [`Scans`] once the store's backend has reported what it did before renaming the
@@ -68,22 +74,25 @@ async fn deliveries_scans(
             .execute(&mut *admin)
             .await
             .expect("clearing the statistics snapshot");
-        let (updates, seq, by_key, ready_entries): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read
-             FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
-                  pg_stat_user_indexes r
-             WHERE a.relname = 'applications' AND d.relname = 'deliveries'
-               AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
-               AND r.indexrelname = 'deliveries_ready'",
-        )
-        .fetch_one(&mut *admin)
-        .await
-        .expect("reading table statistics");
+        let (updates, seq, by_key, ready_entries, claim_rows): (i64, i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
+                        c.seq_tup_read + coalesce(c.idx_tup_fetch, 0)
+                 FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
+                      pg_stat_user_indexes r, pg_stat_user_tables c
+                 WHERE a.relname = 'applications' AND d.relname = 'deliveries'
+                   AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
+                   AND r.indexrelname = 'deliveries_ready' AND c.relname = 'endpoint_claims'",
+            )
+            .fetch_one(&mut *admin)
+            .await
+            .expect("reading table statistics");
         if updates >= marker {
             return Scans {
                 seq,
                 by_key,
                 ready_entries,
+                claim_rows,
             };
         }
         assert!(
@@ -134,6 +143,20 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     .execute(&mut admin)
     .await
     .expect("growing the queue");
+    sqlx::raw_sql(&format!(
+        "INSERT INTO applications (id, name, metadata, created_at, updated_at)
+         VALUES ('app_other', 'other', '{{}}', now(), now());
+         INSERT INTO endpoints (id, app_id, url, description, metadata, headers, secret,
+                                created_at, updated_at)
+         SELECT 'ep_other_' || i, 'app_other', 'https://receiver.example/hook', '', '{{}}',
+                '{{}}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', now(), now()
+         FROM generate_series(1, {OTHER_ENDPOINTS}) AS i;
+         INSERT INTO endpoint_claims (endpoint_id, app_id)
+         SELECT id, app_id FROM endpoints WHERE app_id = 'app_other'"
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("adding endpoints");
 
     let mut posted = Vec::new();
     for _ in 0..BATCH / ENDPOINTS {
@@ -153,6 +176,11 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     assert!(
         read < GROWN_BY / 10,
         "claiming a batch read {read} entries of the pending index"
+    );
+    let read = before.claim_rows - before_claim.claim_rows;
+    assert!(
+        read < OTHER_ENDPOINTS / 10,
+        "claiming a batch read {read} rows of endpoint_claims"
     );
     record_delivered(&store, &claimed).await;
     let after = deliveries_scans(&store, &mut admin, &app.id, 3).await;
