@@ -47,6 +47,8 @@ struct Scans {
     ready_entries: i64,
     /// Rows of `endpoint_claims` read, by any scan.
     claim_rows: i64,
+    /// Rows of `endpoints` read, by any scan.
+    endpoint_rows: i64,
 }
 
 /// [`Scans`] once the store's backend has reported what it did before renaming the
@@ -74,30 +76,65 @@ async fn deliveries_scans(
             .execute(&mut *admin)
             .await
             .expect("clearing the statistics snapshot");
-        let (updates, seq, by_key, ready_entries, claim_rows): (i64, i64, i64, i64, i64) =
-            sqlx::query_as(
-                "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
-                        c.seq_tup_read + coalesce(c.idx_tup_fetch, 0)
-                 FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
-                      pg_stat_user_indexes r, pg_stat_user_tables c
-                 WHERE a.relname = 'applications' AND d.relname = 'deliveries'
-                   AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
-                   AND r.indexrelname = 'deliveries_ready' AND c.relname = 'endpoint_claims'",
-            )
-            .fetch_one(&mut *admin)
-            .await
-            .expect("reading table statistics");
+        let (updates, seq, by_key, ready_entries, claim_rows, endpoint_rows): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
+                    c.seq_tup_read + coalesce(c.idx_tup_fetch, 0),
+                    e.seq_tup_read + coalesce(e.idx_tup_fetch, 0)
+             FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
+                  pg_stat_user_indexes r, pg_stat_user_tables c, pg_stat_user_tables e
+             WHERE a.relname = 'applications' AND d.relname = 'deliveries'
+               AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
+               AND r.indexrelname = 'deliveries_ready' AND c.relname = 'endpoint_claims'
+               AND e.relname = 'endpoints'",
+        )
+        .fetch_one(&mut *admin)
+        .await
+        .expect("reading table statistics");
         if updates >= marker {
             return Scans {
                 seq,
                 by_key,
                 ready_entries,
                 claim_rows,
+                endpoint_rows,
             };
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the store's statistics did not arrive within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the statistics count at least `rows` inserted into `table`: every backend
+/// reports what it did within about a second of its transactions.
+async fn inserts_counted(admin: &mut PgConnection, table: &str, rows: i64) {
+    let start = Instant::now();
+    loop {
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&mut *admin)
+            .await
+            .expect("clearing the statistics snapshot");
+        let inserted: i64 =
+            sqlx::query_scalar("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = $1")
+                .bind(table)
+                .fetch_one(&mut *admin)
+                .await
+                .expect("reading table statistics");
+        if inserted >= rows {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{rows} inserts into {table} were not counted within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -157,15 +194,28 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     .execute(&mut admin)
     .await
     .expect("adding endpoints");
+    // The rows these statements read must be counted before the posts are measured.
+    inserts_counted(&mut admin, "endpoint_claims", OTHER_ENDPOINTS).await;
 
+    let before_posts = deliveries_scans(&store, &mut admin, &app.id, 1).await;
     let mut posted = Vec::new();
     for _ in 0..BATCH / ENDPOINTS {
         posted.push(post(&store, message(&app.id, "a", None)).await.0);
     }
-    let before_claim = deliveries_scans(&store, &mut admin, &app.id, 1).await;
+    // The ingest writer has a connection of its own, which the marker does not wait for.
+    let settled = i64::try_from(8 + posted.len()).expect("a small count");
+    inserts_counted(&mut admin, "messages", settled).await;
+    let before_claim = deliveries_scans(&store, &mut admin, &app.id, 2).await;
+    // Each message's endpoints are found among its application's, not among all.
+    let read = before_claim.endpoint_rows - before_posts.endpoint_rows;
+    assert!(
+        read < OTHER_ENDPOINTS / 10,
+        "posting {} messages read {read} rows of endpoints",
+        posted.len()
+    );
     let claimed = claim(&store, WORKER_A, BATCH + 1).await;
     assert_eq!(claimed.len(), BATCH, "only the new messages are due");
-    let before = deliveries_scans(&store, &mut admin, &app.id, 2).await;
+    let before = deliveries_scans(&store, &mut admin, &app.id, 3).await;
     assert_eq!(
         before.seq - before_claim.seq,
         0,
@@ -183,7 +233,7 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
         "claiming a batch read {read} rows of endpoint_claims"
     );
     record_delivered(&store, &claimed).await;
-    let after = deliveries_scans(&store, &mut admin, &app.id, 3).await;
+    let after = deliveries_scans(&store, &mut admin, &app.id, 4).await;
 
     assert_eq!(
         after.seq - before.seq,

@@ -16,7 +16,7 @@ use super::codec::{
 };
 use super::heads::{self, Head};
 use super::messages::LOCK_ENDPOINTS;
-use super::{gate, notify};
+use super::{begin_hot, gate, notify};
 use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, EndpointId, EndpointUrl, MessageId};
 use crate::store::{
@@ -131,28 +131,6 @@ async fn reap(db: &PostgresStore, conn: &mut sqlx::PgConnection) -> StoreResult<
     Ok(reaped)
 }
 
-/// Begins a transaction of the delivery path (a claim, or a batch of outcomes), whose
-/// statements are planned once per connection and never scan the queue.
-///
-/// Postgres plans a prepared statement anew on each run while a plan for the values at
-/// hand looks cheaper than the generic one. With one endpoint per claim that was every
-/// run, and planning cost more than running: 0.4 ms against 0.1 ms for the gate read,
-/// about a fifth of the database's time at one endpoint. A generic plan is made for the
-/// table as it was then, and kept until the table is next analysed: made while the queue
-/// was small (a new database, a worker's first claims; with several endpoints per claim
-/// Postgres settles on it after five runs), it can read every pending row through a bitmap
-/// scan, or the whole table, and a lease then took 200 ms with 100,000 rows pending.
-/// Every statement here is written to walk an index or fetch rows by their version, so
-/// those two scans are ruled out, and the plans hold whatever the queue's size.
-async fn begin_hot(db: &PostgresStore) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    db.pool
-        .begin_with(
-            "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; \
-             SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
-        )
-        .await
-}
-
 /// Leases up to `limit` due deliveries in one transaction, as the claim policy splits
 /// them across endpoints (see [`ClaimPolicy::plan`]): due deliveries of disabled endpoints
 /// are failed, held-back ones are left as they are. Queue times use the database clock.
@@ -190,7 +168,7 @@ async fn claim_once(
 ) -> StoreResult<(Vec<ClaimedDelivery>, usize)> {
     // At least 1 ms, so a claimed row is never a candidate again within this claim.
     let lease_ms = duration_ms(lease).max(1);
-    let mut tx = begin_hot(db).await?;
+    let mut tx = begin_hot(&db.pool).await?;
     if db.reaped.due(REAP_INTERVAL) {
         reap(db, &mut tx).await?;
     }
@@ -351,7 +329,7 @@ async fn write_outcomes(
     on_conflict: &str,
 ) -> StoreResult<()> {
     let attempts: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
-    let mut tx = begin_hot(db).await?;
+    let mut tx = begin_hot(&db.pool).await?;
     // The attempts actually inserted are counted in their buckets ([`ATTEMPT_BUCKET`], `$14`
     // seconds) under the recording worker's name: no other recorder writes those rows, so
     // none waits for this one.

@@ -1,9 +1,10 @@
 //! The Postgres side of group commit (see `store::ingest`): a batch of messages, their
 //! fan-out and the workers' wake-up in one statement, so ingest costs one round trip per
-//! batch instead of five per message. A message the batch leaves out (its `eventId` is taken,
-//! or its application does not exist) is written again on its own, so that its caller gets
-//! the error that is its own; so is every message of a batch that fails as a whole (e.g. an
-//! application deleted meanwhile).
+//! batch instead of five per message. The writer has a connection of its own, with the hot
+//! path's planner settings (see `HOT_PLANS`). A message the batch leaves out (its `eventId`
+//! is taken, or its application does not exist) is written again on its own, so that its
+//! caller gets the error that is its own; so is every message of a batch that fails as a
+//! whole (e.g. an application deleted meanwhile).
 
 use super::codec::ms;
 use super::messages::{self, LOCK_ENDPOINTS};
