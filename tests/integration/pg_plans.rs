@@ -5,9 +5,10 @@
 //! pass over the whole queue on every call once it is large.
 //!
 //! Scans are read from `pg_stat_user_tables` and `pg_stat_user_indexes`, which a backend
-//! updates shortly after each transaction. The store runs on one connection, so a marker
-//! written through it (an application renamed) shows when everything it did before has
-//! been counted.
+//! updates shortly after each transaction. The store's queries run on one connection, so a
+//! marker written through it (an application renamed) shows when everything it did before
+//! has been counted; its ingest writer has a connection of its own, waited for by the
+//! messages it inserted.
 
 use crate::pg_support::fresh_pg_database;
 use crate::store_conformance::{
@@ -35,8 +36,7 @@ const ENDPOINTS: usize = 10;
 /// look up its candidates' rows, not walk every endpoint's.
 const OTHER_ENDPOINTS: i64 = 20_000;
 
-/// What the store's backend has read of `deliveries`, counted from when the database was
-/// created.
+/// What the database's backends have read, counted from when the database was created.
 #[derive(Clone, Copy, Debug)]
 struct Scans {
     /// Scans of the whole table.
@@ -114,8 +114,8 @@ async fn deliveries_scans(
     }
 }
 
-/// Waits until the statistics count at least `rows` inserted into `table`: every backend
-/// reports what it did within about a second of its transactions.
+/// Waits until the statistics count at least `rows` inserted into `table`: a backend reports
+/// what it did within a second of its transactions, or about ten seconds once it is idle.
 async fn inserts_counted(admin: &mut PgConnection, table: &str, rows: i64) {
     let start = Instant::now();
     loop {
