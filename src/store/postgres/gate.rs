@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// Most endpoints considered per claim (those whose oldest due delivery is oldest).
 const MAX_CANDIDATES: usize = 1000;
@@ -61,6 +62,9 @@ CROSS JOIN LATERAL (SELECT count(*) AS in_flight,
                     WHERE d.endpoint_id = e.id AND d.status = 3 AND d.due_at > now()) f
 ORDER BY h.head
 FOR NO KEY UPDATE OF c SKIP LOCKED";
+
+/// [`LOCK`] as sent, built once: every claim sends it.
+static LOCK_SQL: LazyLock<String> = LazyLock::new(|| LOCK.replace("GATE_COLS", GATE_COLS));
 
 fn count(row: &PgRow, name: &str) -> StoreResult<usize> {
     let n: i64 = col(row, name)?;
@@ -133,7 +137,7 @@ pub(super) async fn candidates(
     heads.sort_unstable_by_key(|(_, head)| *head);
     heads.truncate(MAX_CANDIDATES);
     let ids = column(&heads, |h| h.0.as_str());
-    let rows = sqlx::query(&LOCK.replace("GATE_COLS", GATE_COLS))
+    let rows = sqlx::query(LOCK_SQL.as_str())
         .bind(limit_param(limit))
         .bind(&ids)
         .bind(column(&heads, |h| h.1.0))

@@ -32,7 +32,7 @@ use crate::store::StoreResult;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Where an endpoint's pending deliveries start in `deliveries_ready`: the `due_at` and
@@ -124,6 +124,10 @@ type Row = (
 fn statement(sql: &str) -> String {
     sql.replace("OLDEST", OLDEST).replace("TOOK", TOOK)
 }
+
+/// [`SCAN`] and [`FROM_BOUNDS`] as sent, built once: every claim sends one or both.
+static SCAN_SQL: LazyLock<String> = LazyLock::new(|| statement(SCAN));
+static FROM_BOUNDS_SQL: LazyLock<String> = LazyLock::new(|| statement(FROM_BOUNDS));
 
 /// What a read found: every endpoint with pending deliveries (or, between full scans, every
 /// known one with any) and its head, and the database clock.
@@ -260,7 +264,7 @@ impl Remembered {
     pub(super) async fn read(&self, conn: &mut PgConnection) -> StoreResult<Heads> {
         let start = self.start();
         if let Some(bounds) = &start.bounds {
-            let row: Row = sqlx::query_as(&statement(FROM_BOUNDS))
+            let row: Row = sqlx::query_as(FROM_BOUNDS_SQL.as_str())
                 .bind(column(bounds, |b| b.0.as_str()))
                 .bind(column(bounds, |b| b.1.0))
                 .bind(column(bounds, |b| b.1.1))
@@ -274,7 +278,7 @@ impl Remembered {
             }
         }
         // One more than is remembered, to tell whether there are too many.
-        let row: Row = sqlx::query_as(&statement(SCAN))
+        let row: Row = sqlx::query_as(SCAN_SQL.as_str())
             .bind(i64::try_from(MAX_KNOWN + 1).unwrap_or(i64::MAX))
             .fetch_one(&mut *conn)
             .await?;
