@@ -87,11 +87,11 @@ impl PostgresStore {
             .await?;
         let wakeup = notify::Wakeup::new((*pool.connect_options()).clone());
         // The writer's statement runs on its own, outside a transaction: its settings are
-        // the connection's, which saves two round trips per batch.
+        // the connection's, which saves two round trips per batch. Opened on the first
+        // batch, so processes that post no messages (workers) hold no such connection.
         let writer_pool = PgPoolOptions::new()
             .max_connections(u32::try_from(ingest::WRITERS).unwrap_or(1))
-            .connect_with(options.options(HOT_PLANS))
-            .await?;
+            .connect_lazy_with(options.options(HOT_PLANS));
         let ingest = super::ingest::Ingest::spawn(ingest::WRITERS, move |batch| {
             let pool = writer_pool.clone();
             async move { ingest::write(&pool, batch).await }
