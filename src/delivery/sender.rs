@@ -1,5 +1,9 @@
 //! One signed POST per attempt over a single pooled HTTP client, to addresses the address
 //! policy allows (see [`crate::net`]).
+//!
+//! The client is hyper's pooled client with rustls, driven directly: a general-purpose
+//! client's redirect and retry layers (which a webhook sender turns off anyway) parsed each
+//! request's URL again and copied its headers, about a tenth of a worker's CPU under load.
 
 use super::retry::{Verdict, parse_retry_after};
 use crate::config::{Config, HeaderStyle};
@@ -7,14 +11,24 @@ use crate::domain::{EndpointUrl, ip_host};
 use crate::net::{self, POLICY_HINT, PolicyResolver, Refused};
 use crate::signing;
 use crate::store::{ClaimedDelivery, ErrorClass};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use http::header::{
+    ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT,
+};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use ipnet::IpNet;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 use std::collections::HashMap;
-use std::error::Error as _;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::time::timeout_at;
 
 /// Longest stored response body; the rest is not read.
 pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
@@ -39,7 +53,8 @@ pub struct SendResult {
 /// Sends deliveries. Cheap to clone: the connection pool is shared.
 #[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    client: Client<HttpsConnector<HttpConnector<PolicyResolver>>, Full<Bytes>>,
+    timeout: Duration,
     names: [HeaderName; 3],
     user_agent: HeaderValue,
     allowed: Arc<[IpNet]>,
@@ -50,59 +65,95 @@ pub struct Sender {
 const TARGETS_CAP: usize = 4096;
 
 /// Endpoint URLs parsed for sending, by their text. A claim hands over many deliveries to
-/// few endpoints, and parsing the URL for every request (for the address check, then again
-/// inside reqwest) was about 7% of a worker's CPU with ten endpoints under load.
+/// few endpoints, and parsing the URL for every request (for the address check, then for
+/// the request line) was about 7% of a worker's CPU with ten endpoints under load.
 #[derive(Default)]
 struct Targets(Mutex<HashMap<String, Arc<Target>>>);
 
-/// A parsed endpoint URL, and its host if that is an IP address.
+/// A parsed endpoint URL: the request's URI, and its host if that is an IP address.
 struct Target {
-    url: reqwest::Url,
+    uri: Uri,
     ip: Option<IpAddr>,
 }
 
 impl Targets {
-    /// `url` parsed; `None` if it does not parse (reqwest then reports why).
-    fn get(&self, url: &EndpointUrl) -> Option<Arc<Target>> {
+    /// `url` parsed, or why it cannot be sent to. The URI is made from the URL as the URL
+    /// standard normalises it (host in punycode, spaces percent-encoded).
+    fn get(&self, url: &EndpointUrl) -> Result<Arc<Target>, Failure> {
         let mut parsed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(target) = parsed.get(url.as_str()) {
-            return Some(target.clone());
+            return Ok(target.clone());
         }
-        let target_url = reqwest::Url::parse(url.as_str()).ok()?;
+        let bad = |e: &dyn std::fmt::Display| Failure::BadUrl(e.to_string());
+        let url_parsed = url::Url::parse(url.as_str()).map_err(|e| bad(&e))?;
+        if !matches!(url_parsed.scheme(), "http" | "https") {
+            return Err(Failure::BadUrl(format!(
+                "the scheme {} is not http or https",
+                url_parsed.scheme()
+            )));
+        }
         let target = Arc::new(Target {
-            ip: ip_host(&target_url),
-            url: target_url,
+            uri: Uri::try_from(url_parsed.as_str()).map_err(|e| bad(&e))?,
+            ip: ip_host(&url_parsed),
         });
         if parsed.len() >= TARGETS_CAP {
             parsed.clear();
         }
         parsed.insert(url.as_str().to_owned(), target.clone());
-        Some(target)
+        Ok(target)
     }
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+enum Failure {
+    /// No response head within the request timeout.
+    Timeout(Duration),
+    /// The URL cannot be put on the wire.
+    BadUrl(String),
+    /// Resolving, connecting, the TLS handshake or the exchange failed.
+    Request(hyper_util::client::legacy::Error),
 }
 
 impl Sender {
     /// One client for the process: keep-alive pool, the configured timeout, no redirects,
-    /// no proxy picked up from the environment, and a resolver that only returns addresses
-    /// the policy allows (`HOOKLINE_ALLOWED_SUBNETS` opens ranges).
+    /// no proxy, and a resolver that only returns addresses the policy allows
+    /// (`HOOKLINE_ALLOWED_SUBNETS` opens ranges). HTTPS trusts the Mozilla root store and
+    /// offers HTTP/2 and HTTP/1.1; plain HTTP is HTTP/1.1.
     ///
     /// # Errors
     /// If the TLS backend cannot be initialised.
-    pub fn new(config: &Config) -> reqwest::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(PolicyResolver::new(&config.allowed_subnets)))
+    pub fn new(config: &Config) -> Result<Self, rustls::Error> {
+        let mut http =
+            HttpConnector::new_with_resolver(PolicyResolver::new(&config.allowed_subnets));
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.request_timeout.min(Duration::from_secs(10))));
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
             // Many endpoints can share a host (one receiver service, one path per
             // customer), so a host may have as many requests in flight as the worker: keep
             // that many connections, or the rest are closed after each request and dialled
             // again for the next.
             .pool_max_idle_per_host(config.worker_concurrency.max(8))
             .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .build()?;
+            .build(https);
         let names = match config.signature_headers {
             HeaderStyle::Webhook => ["webhook-id", "webhook-timestamp", "webhook-signature"],
             HeaderStyle::Svix => ["svix-id", "svix-timestamp", "svix-signature"],
@@ -111,6 +162,7 @@ impl Sender {
         let user_agent = HeaderValue::from_static(concat!("Hookline/", env!("CARGO_PKG_VERSION")));
         Ok(Self {
             client,
+            timeout: config.request_timeout,
             names,
             user_agent,
             allowed: config.allowed_subnets.as_slice().into(),
@@ -118,12 +170,13 @@ impl Sender {
         })
     }
 
-    /// Signs and POSTs `delivery`, reading at most [`RESPONSE_BODY_LIMIT`] of the answer.
-    /// A destination the address policy refuses is a failed (retryable) attempt with
-    /// [`ErrorClass::BlockedAddress`], and nothing is sent.
+    /// Signs and POSTs `delivery`, reading at most [`RESPONSE_BODY_LIMIT`] of the answer,
+    /// all within the request timeout. A destination the address policy refuses is a failed
+    /// (retryable) attempt with [`ErrorClass::BlockedAddress`], and nothing is sent.
     pub async fn send(&self, delivery: &ClaimedDelivery) -> SendResult {
         let started_at = Utc::now();
         let clock = Instant::now();
+        let deadline = tokio::time::Instant::from_std(clock + self.timeout);
         let Some(payload) = &delivery.payload else {
             return SendResult {
                 started_at,
@@ -134,30 +187,32 @@ impl Sender {
                 verdict: Verdict::Fatal,
             };
         };
-        let target = self.targets.get(&delivery.url);
-        // IP-literal hosts never reach the resolver, so they are checked here.
-        if let Some(ip) = target.as_ref().and_then(|t| t.ip) {
-            if let Err(blocked) = net::check(ip, &self.allowed) {
-                return SendResult {
-                    started_at,
-                    status: None,
-                    body: refusal_body(&Refused::Literal(blocked)),
-                    duration: clock.elapsed(),
-                    error_class: Some(ErrorClass::BlockedAddress),
-                    verdict: Verdict::Retry { retry_after: None },
-                };
+        let answer = match self.targets.get(&delivery.url) {
+            Ok(target) => {
+                // IP-literal hosts never reach the resolver, so they are checked here.
+                if let Some(Err(blocked)) = target.ip.map(|ip| net::check(ip, &self.allowed)) {
+                    return SendResult {
+                        started_at,
+                        status: None,
+                        body: refusal_body(&Refused::Literal(blocked)),
+                        duration: clock.elapsed(),
+                        error_class: Some(ErrorClass::BlockedAddress),
+                        verdict: Verdict::Retry { retry_after: None },
+                    };
+                }
+                let mut request = Request::new(Full::new(payload.clone()));
+                *request.method_mut() = Method::POST;
+                *request.uri_mut() = target.uri.clone();
+                *request.headers_mut() = self.headers(delivery, payload, started_at.timestamp());
+                match timeout_at(deadline, self.client.request(request)).await {
+                    Ok(Ok(response)) => Ok(response),
+                    Ok(Err(e)) => Err(Failure::Request(e)),
+                    Err(_) => Err(Failure::Timeout(self.timeout)),
+                }
             }
-        }
-        let timestamp = started_at.timestamp();
-        let request = match &target {
-            Some(target) => self.client.post(target.url.clone()),
-            None => self.client.post(delivery.url.as_str()),
+            Err(bad) => Err(bad),
         };
-        let request = request
-            .headers(self.headers(delivery, payload, timestamp))
-            // Shares the bytes: no copy per attempt.
-            .body(payload.clone());
-        match request.send().await {
+        match answer {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -165,7 +220,7 @@ impl Sender {
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, started_at));
-                let body = read_capped(response).await;
+                let body = read_capped(response.into_body(), deadline).await;
                 let verdict = match status {
                     200..=299 => Verdict::Delivered,
                     410 => Verdict::Fatal,
@@ -181,12 +236,12 @@ impl Sender {
                     verdict,
                 }
             }
-            Err(e) => SendResult {
+            Err(failure) => SendResult {
                 started_at,
                 status: None,
-                body: describe(&e),
+                body: describe(&failure),
                 duration: clock.elapsed(),
-                error_class: Some(classify(&e)),
+                error_class: Some(classify(&failure)),
                 verdict: Verdict::Retry { retry_after: None },
             },
         }
@@ -215,47 +270,61 @@ impl Sender {
             }
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(USER_AGENT, self.user_agent.clone());
         headers
     }
 }
 
-async fn read_capped(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while body.len() < RESPONSE_BODY_LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = RESPONSE_BODY_LIMIT - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+/// The first [`RESPONSE_BODY_LIMIT`] bytes of `body`, or what arrived of them by
+/// `deadline` or before the connection failed.
+async fn read_capped(mut body: Incoming, deadline: tokio::time::Instant) -> String {
+    let mut read = Vec::new();
+    while read.len() < RESPONSE_BODY_LIMIT {
+        match timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(chunk) = frame.into_data() {
+                    let room = RESPONSE_BODY_LIMIT - read.len();
+                    read.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
             }
-            Ok(None) | Err(_) => break,
+            Ok(None | Some(Err(_))) | Err(_) => break,
         }
     }
-    String::from_utf8_lossy(&body).into_owned()
+    String::from_utf8_lossy(&read).into_owned()
 }
 
-fn chain_mentions(e: &reqwest::Error, needles: &[&str]) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = source {
+/// `e` and its causes, outermost first.
+fn chain(
+    e: &hyper_util::client::legacy::Error,
+) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    let first: &(dyn std::error::Error + 'static) = e;
+    std::iter::successors(Some(first), |&err| err.source())
+}
+
+fn chain_mentions(e: &hyper_util::client::legacy::Error, needles: &[&str]) -> bool {
+    chain(e).any(|err| {
         let text = err.to_string().to_ascii_lowercase();
-        if needles.iter().any(|n| text.contains(n)) {
-            return true;
-        }
-        source = err.source();
+        needles.iter().any(|n| text.contains(n))
+    })
+}
+
+/// A TLS error somewhere in the causes: rustls's own (carried inside I/O errors, whose
+/// `source` skips what they carry), or one that says what it is.
+fn tls_failed(e: &hyper_util::client::legacy::Error) -> bool {
+    fn is_rustls(err: &(dyn std::error::Error + 'static)) -> bool {
+        err.is::<rustls::Error>()
+            || err
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| is_rustls(inner))
     }
-    false
+    chain(e).any(is_rustls) || chain_mentions(e, &["certificate", "tls", "handshake"])
 }
 
 /// The address policy's refusal somewhere in the error's causes (from the resolver).
-fn refusal(e: &reqwest::Error) -> Option<&Refused> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
-    while let Some(err) = source {
-        if let Some(refused) = err.downcast_ref::<Refused>() {
-            return Some(refused);
-        }
-        source = err.source();
-    }
-    None
+fn refusal(e: &hyper_util::client::legacy::Error) -> Option<&Refused> {
+    chain(e).find_map(|err| err.downcast_ref::<Refused>())
 }
 
 /// What an attempt refused by the policy records as its response.
@@ -263,14 +332,23 @@ fn refusal_body(refused: &Refused) -> String {
     format!("not sent: {refused}; {POLICY_HINT}")
 }
 
-fn classify(e: &reqwest::Error) -> ErrorClass {
+fn classify(failure: &Failure) -> ErrorClass {
+    let e = match failure {
+        Failure::Timeout(_) => return ErrorClass::Timeout,
+        Failure::BadUrl(_) => return ErrorClass::Other,
+        Failure::Request(e) => e,
+    };
+    let timed_out = chain(e).any(|err| {
+        err.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    });
     if refusal(e).is_some() {
         ErrorClass::BlockedAddress
-    } else if e.is_timeout() {
+    } else if timed_out {
         ErrorClass::Timeout
     } else if chain_mentions(e, &["dns error", "failed to lookup address"]) {
         ErrorClass::Dns
-    } else if chain_mentions(e, &["certificate", "tls", "handshake"]) {
+    } else if tls_failed(e) {
         ErrorClass::Tls
     } else if e.is_connect() {
         ErrorClass::Connect
@@ -279,21 +357,28 @@ fn classify(e: &reqwest::Error) -> ErrorClass {
     }
 }
 
-/// The error and its causes on one line, without the URL (already on the attempt); a
-/// refusal by the address policy as just that.
-fn describe(e: &reqwest::Error) -> String {
+/// The error and its causes on one line; a refusal by the address policy as just that.
+fn describe(failure: &Failure) -> String {
+    let e = match failure {
+        Failure::Timeout(after) => {
+            return format!("no response within {}", humantime::format_duration(*after));
+        }
+        Failure::BadUrl(why) => return format!("the URL cannot be sent to: {why}"),
+        Failure::Request(e) => e,
+    };
     if let Some(refused) = refusal(e) {
         return refusal_body(refused);
     }
-    let mut parts = vec![match e.url() {
-        Some(url) => e.to_string().replace(&format!(" ({url})"), ""),
-        None => e.to_string(),
-    }];
-    let mut source = e.source();
-    while let Some(err) = source {
-        parts.push(err.to_string());
-        source = err.source();
-    }
+    // The client's own text ("client error (Connect)") names its internals; the causes
+    // after it say what happened.
+    let first = if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut parts: Vec<String> = std::iter::once(first.to_owned())
+        .chain(chain(e).skip(1).map(ToString::to_string))
+        .collect();
     parts.dedup();
     parts.join(": ")
 }

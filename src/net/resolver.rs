@@ -3,10 +3,13 @@
 
 use super::address;
 use super::range::Blocked;
+use hyper_util::client::legacy::connect::dns::Name;
 use ipnet::IpNet;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// Why the address policy stopped a request before anything was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,11 +35,15 @@ fn list(blocked: &[Blocked]) -> String {
         .join(", ")
 }
 
-/// A [`Resolve`] that drops every address [`address::check`] refuses.
+/// A resolver (for the connector, a `Service` of host names) that drops every address
+/// [`address::check`] refuses.
 #[derive(Debug, Clone)]
 pub struct PolicyResolver {
     allowed: Arc<[IpNet]>,
 }
+
+/// What a lookup fails with: an I/O error of the system resolver, or [`Refused`].
+pub type LookupError = Box<dyn std::error::Error + Send + Sync>;
 
 impl PolicyResolver {
     /// A resolver that also lets through addresses in `allowed`.
@@ -45,18 +52,30 @@ impl PolicyResolver {
             allowed: allowed.into(),
         }
     }
+
+    /// The addresses of `name` that the policy allows, with port 0 (the connector puts the
+    /// URL's port on them).
+    ///
+    /// # Errors
+    /// If the system resolver fails, or [`Refused`] if the policy allows none of them.
+    pub async fn lookup(&self, name: &str) -> Result<Vec<SocketAddr>, LookupError> {
+        let found = tokio::net::lookup_host((name, 0)).await?;
+        Ok(screen(name, found, &self.allowed)?)
+    }
 }
 
-impl Resolve for PolicyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allowed = Arc::clone(&self.allowed);
-        let name = name.as_str().to_owned();
-        Box::pin(async move {
-            // Port 0: the connector puts the URL's port on whatever is returned.
-            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
-            let addrs = screen(&name, found, &allowed)?;
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
+impl tower::Service<Name> for PolicyResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = LookupError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, LookupError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), LookupError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = self.clone();
+        Box::pin(async move { Ok(resolver.lookup(name.as_str()).await?.into_iter()) })
     }
 }
 
@@ -137,8 +156,8 @@ mod tests {
     #[tokio::test]
     async fn localhost_resolves_to_nothing_usable_without_an_allowance() {
         let resolver = PolicyResolver::new(&[]);
-        let err = match resolver.resolve("localhost".parse().unwrap()).await {
-            Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
+        let err = match resolver.lookup("localhost").await {
+            Ok(addrs) => panic!("resolved to {addrs:?}"),
             Err(e) => e,
         };
         let refused = err.downcast_ref::<Refused>().unwrap();
@@ -151,11 +170,7 @@ mod tests {
 
         let allowed: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
         let resolver = PolicyResolver::new(&allowed);
-        let got: Vec<_> = resolver
-            .resolve("localhost".parse().unwrap())
-            .await
-            .unwrap()
-            .collect();
+        let got = resolver.lookup("localhost").await.unwrap();
         assert!(!got.is_empty());
         assert!(
             got.iter().all(|a| a.ip().is_loopback() && a.is_ipv4()),

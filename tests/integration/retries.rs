@@ -16,6 +16,7 @@ per_store!(
     resend_makes_a_manual_attempt_with_the_same_message_id,
     recover_requeues_only_the_failed_deliveries_of_an_endpoint,
     a_redirect_is_a_failed_attempt_and_is_not_followed,
+    a_request_without_an_answer_records_why_it_got_none,
 );
 
 async fn a_failing_receiver_is_retried_with_the_same_id_until_it_succeeds(store: StoreKind) {
@@ -305,4 +306,69 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed(store: StoreKind) {
     );
     assert_eq!(rx.count("/moved"), 2);
     assert_eq!(rx.count("/redirected"), 0, "the Location is never fetched");
+}
+
+async fn a_request_without_an_answer_records_why_it_got_none(store: StoreKind) {
+    let timeout = Duration::from_millis(500);
+    let app = spawn_app_with(store, |c| {
+        c.request_timeout = timeout;
+        c.retry_schedule = vec![Duration::from_secs(3600)];
+    })
+    .await;
+    let rx = Receiver::start().await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_port = silent.local_addr().expect("address").port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let plain = rx.url("/plain");
+    let cases = [
+        (format!("http://127.0.0.1:{silent_port}/"), "timeout"),
+        (format!("http://127.0.0.1:{closed_port}/"), "connect"),
+        (plain.replacen("http://", "https://", 1), "tls"),
+        ("http://no-such-host.invalid/".to_owned(), "dns"),
+    ];
+    let app_id = app.create_app("No answer").await;
+    let mut endpoints = Vec::new();
+    for (url, class) in &cases {
+        endpoints.push((app.create_endpoint_id(&app_id, url, json!({})).await, class));
+    }
+    let msg = app
+        .send_message(&app_id, "order.created", json!({ "order": 8 }))
+        .await;
+    for (ep, class) in &endpoints {
+        let attempt = eventually("the attempt", DEADLINE, || async {
+            app.list_attempts_by_endpoint(&app_id, ep).await.pop()
+        })
+        .await;
+        assert_eq!(attempt["errorClass"], **class, "{attempt}");
+        assert_eq!(attempt["msgId"], msg.as_str(), "{attempt}");
+        assert_eq!(attempt["responseStatusCode"], 0, "{attempt}");
+        assert_eq!(attempt["status"], FAIL, "{attempt}");
+        let response = attempt["response"].as_str().unwrap_or_default();
+        assert!(!response.is_empty(), "the response says why: {attempt}");
+        if **class == "timeout" {
+            let took = attempt["responseDurationMs"].as_u64().unwrap_or_default();
+            assert!(
+                (500..5_000).contains(&took),
+                "the request was given up after the timeout, not {took} ms: {attempt}"
+            );
+        }
+    }
+    assert_eq!(
+        rx.total(),
+        0,
+        "the TLS handshake sent no request to the plain receiver"
+    );
+    held.abort();
 }
