@@ -382,3 +382,46 @@ fn describe(failure: &Failure) -> String {
     parts.dedup();
     parts.join(": ")
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn uri_of(url: &str) -> String {
+        let targets = Targets::default();
+        let target = targets.get(&EndpointUrl::parse(url).unwrap()).unwrap();
+        target.uri.to_string()
+    }
+
+    #[test]
+    fn request_uris_are_the_normalised_urls() {
+        assert_eq!(
+            uri_of("https://example.com/hook?a=1"),
+            "https://example.com/hook?a=1"
+        );
+        assert_eq!(
+            uri_of("HTTP://Example.COM:80/a b"),
+            "http://example.com/a%20b"
+        );
+        assert_eq!(
+            uri_of("https://bücher.example/x"),
+            "https://xn--bcher-kva.example/x"
+        );
+        assert_eq!(uri_of("http://[::1]:8080/"), "http://[::1]:8080/");
+        // The fragment is not sent.
+        assert_eq!(
+            uri_of("https://example.com/p#frag"),
+            "https://example.com/p"
+        );
+    }
+
+    #[test]
+    fn ip_hosts_are_known_for_the_address_check() {
+        let targets = Targets::default();
+        let ip = |url: &str| targets.get(&EndpointUrl::parse(url).unwrap()).unwrap().ip;
+        assert_eq!(ip("http://10.0.0.1/"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(ip("http://[fd00::1]/"), Some("fd00::1".parse().unwrap()));
+        assert_eq!(ip("http://example.com/"), None);
+    }
+}
