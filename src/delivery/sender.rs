@@ -8,7 +8,7 @@
 use super::retry::{Verdict, parse_retry_after};
 use crate::config::{Config, HeaderStyle};
 use crate::domain::{EndpointUrl, ip_host};
-use crate::net::{self, POLICY_HINT, PolicyResolver, Refused};
+use crate::net::{self, Blocked, POLICY_HINT, PolicyResolver, Refused};
 use crate::signing;
 use crate::store::{ClaimedDelivery, ErrorClass};
 use bytes::Bytes;
@@ -25,7 +25,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use ipnet::IpNet;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::time::timeout_at;
@@ -57,7 +56,6 @@ pub struct Sender {
     timeout: Duration,
     names: [HeaderName; 3],
     user_agent: HeaderValue,
-    allowed: Arc<[IpNet]>,
     targets: Arc<Targets>,
 }
 
@@ -67,20 +65,31 @@ const TARGETS_CAP: usize = 4096;
 /// Endpoint URLs parsed for sending, by their text. A claim hands over many deliveries to
 /// few endpoints, and parsing the URL for every request (for the address check, then for
 /// the request line) was about 7% of a worker's CPU with ten endpoints under load.
-#[derive(Default)]
-struct Targets(Mutex<HashMap<String, Arc<Target>>>);
+struct Targets {
+    parsed: Mutex<HashMap<String, Arc<Target>>>,
+    /// Ranges the address policy opens (`HOOKLINE_ALLOWED_SUBNETS`).
+    allowed: Arc<[IpNet]>,
+}
 
-/// A parsed endpoint URL: the request's URI, and its host if that is an IP address.
+/// A parsed endpoint URL: the request's URI, and if its host is an IP address the policy
+/// refuses, why. (Such hosts never reach the resolver, which checks every other address.)
 struct Target {
     uri: Uri,
-    ip: Option<IpAddr>,
+    blocked: Option<Blocked>,
 }
 
 impl Targets {
+    fn new(allowed: &[IpNet]) -> Self {
+        Self {
+            parsed: Mutex::default(),
+            allowed: allowed.into(),
+        }
+    }
+
     /// `url` parsed, or why it cannot be sent to. The URI is made from the URL as the URL
     /// standard normalises it (host in punycode, spaces percent-encoded).
     fn get(&self, url: &EndpointUrl) -> Result<Arc<Target>, Failure> {
-        let mut parsed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(target) = parsed.get(url.as_str()) {
             return Ok(target.clone());
         }
@@ -94,7 +103,7 @@ impl Targets {
         }
         let target = Arc::new(Target {
             uri: Uri::try_from(url_parsed.as_str()).map_err(|e| bad(&e))?,
-            ip: ip_host(&url_parsed),
+            blocked: ip_host(&url_parsed).and_then(|ip| net::check(ip, &self.allowed).err()),
         });
         if parsed.len() >= TARGETS_CAP {
             parsed.clear();
@@ -107,6 +116,8 @@ impl Targets {
 /// Why a request got no answer.
 #[derive(Debug)]
 enum Failure {
+    /// The URL's host is an address the policy refuses; nothing was sent.
+    Blocked(Refused),
     /// No response head within the request timeout.
     Timeout(Duration),
     /// The URL cannot be put on the wire.
@@ -165,8 +176,7 @@ impl Sender {
             timeout: config.request_timeout,
             names,
             user_agent,
-            allowed: config.allowed_subnets.as_slice().into(),
-            targets: Arc::default(),
+            targets: Arc::new(Targets::new(&config.allowed_subnets)),
         })
     }
 
@@ -187,32 +197,7 @@ impl Sender {
                 verdict: Verdict::Fatal,
             };
         };
-        let answer = match self.targets.get(&delivery.url) {
-            Ok(target) => {
-                // IP-literal hosts never reach the resolver, so they are checked here.
-                if let Some(Err(blocked)) = target.ip.map(|ip| net::check(ip, &self.allowed)) {
-                    return SendResult {
-                        started_at,
-                        status: None,
-                        body: refusal_body(&Refused::Literal(blocked)),
-                        duration: clock.elapsed(),
-                        error_class: Some(ErrorClass::BlockedAddress),
-                        verdict: Verdict::Retry { retry_after: None },
-                    };
-                }
-                let mut request = Request::new(Full::new(payload.clone()));
-                *request.method_mut() = Method::POST;
-                *request.uri_mut() = target.uri.clone();
-                *request.headers_mut() = self.headers(delivery, payload, started_at.timestamp());
-                match timeout_at(deadline, self.client.request(request)).await {
-                    Ok(Ok(response)) => Ok(response),
-                    Ok(Err(e)) => Err(Failure::Request(e)),
-                    Err(_) => Err(Failure::Timeout(self.timeout)),
-                }
-            }
-            Err(bad) => Err(bad),
-        };
-        match answer {
+        match self.exchange(delivery, payload, started_at, deadline).await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -244,6 +229,28 @@ impl Sender {
                 error_class: Some(classify(&failure)),
                 verdict: Verdict::Retry { retry_after: None },
             },
+        }
+    }
+
+    /// Sends the request and returns the response head, by `deadline`.
+    async fn exchange(
+        &self,
+        delivery: &ClaimedDelivery,
+        payload: &Bytes,
+        started_at: DateTime<Utc>,
+        deadline: tokio::time::Instant,
+    ) -> Result<hyper::Response<Incoming>, Failure> {
+        let target = self.targets.get(&delivery.url)?;
+        if let Some(blocked) = target.blocked {
+            return Err(Failure::Blocked(Refused::Literal(blocked)));
+        }
+        let mut request = Request::new(Full::new(payload.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = target.uri.clone();
+        *request.headers_mut() = self.headers(delivery, payload, started_at.timestamp());
+        match timeout_at(deadline, self.client.request(request)).await {
+            Ok(answer) => answer.map_err(Failure::Request),
+            Err(_) => Err(Failure::Timeout(self.timeout)),
         }
     }
 
@@ -334,6 +341,7 @@ fn refusal_body(refused: &Refused) -> String {
 
 fn classify(failure: &Failure) -> ErrorClass {
     let e = match failure {
+        Failure::Blocked(_) => return ErrorClass::BlockedAddress,
         Failure::Timeout(_) => return ErrorClass::Timeout,
         Failure::BadUrl(_) => return ErrorClass::Other,
         Failure::Request(e) => e,
@@ -360,6 +368,7 @@ fn classify(failure: &Failure) -> ErrorClass {
 /// The error and its causes on one line; a refusal by the address policy as just that.
 fn describe(failure: &Failure) -> String {
     let e = match failure {
+        Failure::Blocked(refused) => return refusal_body(refused),
         Failure::Timeout(after) => {
             return format!("no response within {}", humantime::format_duration(*after));
         }
@@ -389,7 +398,7 @@ mod tests {
     use super::*;
 
     fn uri_of(url: &str) -> String {
-        let targets = Targets::default();
+        let targets = Targets::new(&[]);
         let target = targets.get(&EndpointUrl::parse(url).unwrap()).unwrap();
         target.uri.to_string()
     }
@@ -417,11 +426,24 @@ mod tests {
     }
 
     #[test]
-    fn ip_hosts_are_known_for_the_address_check() {
-        let targets = Targets::default();
-        let ip = |url: &str| targets.get(&EndpointUrl::parse(url).unwrap()).unwrap().ip;
-        assert_eq!(ip("http://10.0.0.1/"), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(ip("http://[fd00::1]/"), Some("fd00::1".parse().unwrap()));
-        assert_eq!(ip("http://example.com/"), None);
+    fn ip_hosts_are_checked_against_the_policy_once_parsed() {
+        let allowed: Vec<IpNet> = vec!["10.1.0.0/16".parse().unwrap()];
+        let targets = Targets::new(&allowed);
+        let blocked = |url: &str| {
+            targets
+                .get(&EndpointUrl::parse(url).unwrap())
+                .unwrap()
+                .blocked
+                .map(|b| b.addr.to_string())
+        };
+        assert_eq!(blocked("http://10.0.0.1/").as_deref(), Some("10.0.0.1"));
+        assert_eq!(blocked("http://[fd00::1]/").as_deref(), Some("fd00::1"));
+        assert_eq!(blocked("http://10.1.2.3/"), None, "an opened range");
+        assert_eq!(blocked("http://93.184.215.14/"), None, "a global address");
+        assert_eq!(
+            blocked("http://example.com/"),
+            None,
+            "names are checked when resolved"
+        );
     }
 }
