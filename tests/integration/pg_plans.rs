@@ -53,38 +53,30 @@ struct Scans {
 
 /// [`Scans`] once the store's backend has reported what it did before renaming the
 /// application for the `marker`th time.
-async fn deliveries_scans(
-    store: &DynStore,
-    admin: &mut PgConnection,
-    app: &AppId,
-    marker: i64,
-) -> Scans {
+async fn scans(store: &DynStore, admin: &mut PgConnection, app: &AppId, marker: i64) -> Scans {
     store
         .update_application(app, &app_fields(&format!("marker {marker}"), None))
         .await
         .expect("renaming the application");
-    let start = Instant::now();
-    loop {
-        // A backend reports at the end of a transaction at most once a second (else after
-        // ten idle seconds): keep it busy with reads that touch no delivery.
-        store
-            .get_application(app.as_str())
-            .await
-            .expect("reading the application");
-        // A new snapshot of the statistics on each read.
-        sqlx::query("SELECT pg_stat_clear_snapshot()")
-            .execute(&mut *admin)
-            .await
-            .expect("clearing the statistics snapshot");
-        let (updates, seq, by_key, ready_entries, claim_rows, endpoint_rows): (
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        ) = sqlx::query_as(
-            "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
+    fresh_stats(
+        admin,
+        "the store's statistics",
+        async |admin: &mut PgConnection| {
+            // A backend reports at the end of a transaction at most once a second (else after
+            // ten idle seconds): keep it busy with reads that touch no delivery.
+            store
+                .get_application(app.as_str())
+                .await
+                .expect("reading the application");
+            let (updates, seq, by_key, ready_entries, claim_rows, endpoint_rows): (
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+            ) = sqlx::query_as(
+                "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
                     c.seq_tup_read + coalesce(c.idx_tup_fetch, 0),
                     e.seq_tup_read + coalesce(e.idx_tup_fetch, 0)
              FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
@@ -93,48 +85,57 @@ async fn deliveries_scans(
                AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
                AND r.indexrelname = 'deliveries_ready' AND c.relname = 'endpoint_claims'
                AND e.relname = 'endpoints'",
-        )
-        .fetch_one(&mut *admin)
-        .await
-        .expect("reading table statistics");
-        if updates >= marker {
-            return Scans {
+            )
+            .fetch_one(admin)
+            .await
+            .expect("reading table statistics");
+            (updates >= marker).then_some(Scans {
                 seq,
                 by_key,
                 ready_entries,
                 claim_rows,
                 endpoint_rows,
-            };
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the store's statistics did not arrive within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            })
+        },
+    )
+    .await
 }
 
 /// Waits until the statistics count at least `rows` inserted into `table`: a backend reports
 /// what it did within a second of its transactions, or about ten seconds once it is idle.
 async fn inserts_counted(admin: &mut PgConnection, table: &str, rows: i64) {
+    let what = format!("{rows} inserts into {table}");
+    fresh_stats(admin, &what, async |admin: &mut PgConnection| {
+        let inserted: i64 =
+            sqlx::query_scalar("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = $1")
+                .bind(table)
+                .fetch_one(admin)
+                .await
+                .expect("reading table statistics");
+        (inserted >= rows).then_some(())
+    })
+    .await;
+}
+
+/// Reads the statistics with `read`, on a new snapshot each time, until it returns `Some`;
+/// fails if `what` has not arrived within 30 s.
+async fn fresh_stats<T>(
+    admin: &mut PgConnection,
+    what: &str,
+    mut read: impl AsyncFnMut(&mut PgConnection) -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         sqlx::query("SELECT pg_stat_clear_snapshot()")
             .execute(&mut *admin)
             .await
             .expect("clearing the statistics snapshot");
-        let inserted: i64 =
-            sqlx::query_scalar("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = $1")
-                .bind(table)
-                .fetch_one(&mut *admin)
-                .await
-                .expect("reading table statistics");
-        if inserted >= rows {
-            return;
+        if let Some(found) = read(&mut *admin).await {
+            return found;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "{rows} inserts into {table} were not counted within 30 s"
+            "{what} did not arrive within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -197,7 +198,7 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     // The rows these statements read must be counted before the posts are measured.
     inserts_counted(&mut admin, "endpoint_claims", OTHER_ENDPOINTS).await;
 
-    let before_posts = deliveries_scans(&store, &mut admin, &app.id, 1).await;
+    let before_posts = scans(&store, &mut admin, &app.id, 1).await;
     let mut posted = Vec::new();
     for _ in 0..BATCH / ENDPOINTS {
         posted.push(post(&store, message(&app.id, "a", None)).await.0);
@@ -205,7 +206,7 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     // The ingest writer has a connection of its own, which the marker does not wait for.
     let settled = i64::try_from(8 + posted.len()).expect("a small count");
     inserts_counted(&mut admin, "messages", settled).await;
-    let before_claim = deliveries_scans(&store, &mut admin, &app.id, 2).await;
+    let before_claim = scans(&store, &mut admin, &app.id, 2).await;
     // Each message's endpoints are found among its application's, not among all.
     let read = before_claim.endpoint_rows - before_posts.endpoint_rows;
     assert!(
@@ -215,7 +216,7 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
     );
     let claimed = claim(&store, WORKER_A, BATCH + 1).await;
     assert_eq!(claimed.len(), BATCH, "only the new messages are due");
-    let before = deliveries_scans(&store, &mut admin, &app.id, 3).await;
+    let before = scans(&store, &mut admin, &app.id, 3).await;
     assert_eq!(
         before.seq - before_claim.seq,
         0,
@@ -233,7 +234,7 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
         "claiming a batch read {read} rows of endpoint_claims"
     );
     record_delivered(&store, &claimed).await;
-    let after = deliveries_scans(&store, &mut admin, &app.id, 4).await;
+    let after = scans(&store, &mut admin, &app.id, 4).await;
 
     assert_eq!(
         after.seq - before.seq,
