@@ -123,6 +123,11 @@ use report::Metrics;
 use run::{BadReceivers, Outcome};
 use std::process::ExitCode;
 
+/// The bench shares the machine with what it measures: the receiver and the load generator
+/// allocate as much per request as the service does, so they get the service's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match args::parse(std::env::args().skip(1)) {

@@ -1,5 +1,7 @@
-//! The webhook receiver: an axum server on loopback in the bench process that answers 200
-//! (after `--receiver-delay-ms`) and counts receipts per (`webhook-id`, endpoint path).
+//! The webhook receiver: a bare hyper HTTP/1.1 server on loopback in the bench process that
+//! answers 200 (after `--receiver-delay-ms`) and counts receipts per (`webhook-id`,
+//! endpoint path). It shares the machine with what it measures, so it does no more per
+//! request than that: no router, no extractors, a fast hash for the receipts.
 //! For the isolation scenario some paths misbehave instead ([`Behavior`]): they only count
 //! requests, and stay out of the receipts, samples and duplicates of the healthy ones.
 //!
@@ -8,13 +10,15 @@
 //! A payload without it (the backlog scenario's seeded messages) is counted, not measured.
 //! Work under the lock is one hash-map update and one push.
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -55,7 +59,7 @@ pub struct Sample {
 #[derive(Default)]
 pub struct Tally {
     /// Receipts per (message id, endpoint number).
-    pub pairs: HashMap<(Box<str>, u16), u32>,
+    pub pairs: FxHashMap<(Box<str>, u16), u32>,
     /// First receipts of measured (not warm-up) messages.
     pub samples: Vec<Sample>,
     /// Receipts of a pair already received.
@@ -63,9 +67,9 @@ pub struct Tally {
     /// Requests without a `webhook-id` or a readable payload.
     pub malformed: u64,
     /// Requests to each misbehaving path, by endpoint number.
-    pub bad_requests: HashMap<u16, u64>,
+    pub bad_requests: FxHashMap<u16, u64>,
     /// Distinct (message id, endpoint number) pairs among them.
-    pub bad_pairs: HashSet<(Box<str>, u16)>,
+    pub bad_pairs: FxHashSet<(Box<str>, u16)>,
 }
 
 /// The receiver's shared state.
@@ -100,10 +104,7 @@ impl Receiver {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = Router::new()
-            .route("/hook/{n}", post(receive))
-            .with_state(receiver.clone());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let server = tokio::spawn(accept(listener, receiver.clone()));
         Ok((
             receiver,
             addr,
@@ -139,14 +140,51 @@ impl Drop for Serving {
     }
 }
 
-async fn receive(
-    State(rx): State<Arc<Receiver>>,
-    Path(endpoint): Path<u16>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
+/// Serves each accepted connection on its own task until the receiver stops.
+async fn accept(listener: tokio::net::TcpListener, rx: Arc<Receiver>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            let stopping = rx.stopping.clone();
+            let service = service_fn(move |request| {
+                let rx = rx.clone();
+                async move { Ok::<_, std::convert::Infallible>(respond(&rx, request).await) }
+            });
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                () = stopping.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Answers `POST /hook/{n}`; anything else is a 404.
+async fn respond(rx: &Receiver, request: Request<Incoming>) -> Response<Empty<Bytes>> {
+    let endpoint = (request.method() == Method::POST)
+        .then(|| request.uri().path().strip_prefix("/hook/"))
+        .flatten()
+        .and_then(|n| n.parse::<u16>().ok());
+    let status = match endpoint {
+        Some(endpoint) => receive(rx, endpoint, request).await,
+        None => StatusCode::NOT_FOUND,
+    };
+    let mut response = Response::new(Empty::new());
+    *response.status_mut() = status;
+    response
+}
+
+async fn receive(rx: &Receiver, endpoint: u16, request: Request<Incoming>) -> StatusCode {
     let now = Instant::now();
-    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
+    let (parts, body) = request.into_parts();
+    let id = parts
+        .headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok());
     let behavior = rx
         .behaviors
         .get(usize::from(endpoint))
@@ -171,6 +209,10 @@ async fn receive(
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
     }
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        rx.tally().malformed += 1;
+        return StatusCode::BAD_REQUEST;
+    };
     let payload = serde_json::from_slice::<Payload>(&body).ok();
     {
         let mut tally = rx.tally();
