@@ -29,6 +29,7 @@ use crate::delivery::gate::{BreakerPolicy, ClaimPolicy};
 use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -81,16 +82,14 @@ impl PostgresStore {
         // passes `jit_above_cost` is compiled on every run (a claim statement that did spent
         // 25 ms compiling for 5 ms of work).
         let options = url.parse::<PgConnectOptions>()?.options([("jit", "off")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let pool = pool_options(max_connections.max(1))
             .connect_with(options.clone())
             .await?;
         let wakeup = notify::Wakeup::new((*pool.connect_options()).clone());
         // The writer's statement runs on its own, outside a transaction: its settings are
         // the connection's, which saves two round trips per batch. Opened on the first
         // batch, so processes that post no messages (workers) hold no such connection.
-        let writer_pool = PgPoolOptions::new()
-            .max_connections(u32::try_from(ingest::WRITERS).unwrap_or(1))
+        let writer_pool = pool_options(u32::try_from(ingest::WRITERS).unwrap_or(1))
             .connect_lazy_with(options.options(HOT_PLANS));
         let ingest = super::ingest::Ingest::spawn(ingest::WRITERS, move |batch| {
             let pool = writer_pool.clone();
@@ -105,6 +104,29 @@ impl PostgresStore {
             heads: heads::Remembered::default(),
         })
     }
+}
+
+/// A connection that sat idle longer than this is checked before it is handed out.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// A pool of at most `max_connections` that checks a connection before handing it out only
+/// if it sat idle for [`CHECK_IDLE_AFTER`]: the check is a round trip, and checking every
+/// time put one more in front of every claim, batch of outcomes and batch of posted
+/// messages. A connection in use every moment is known to be alive (and one that broke
+/// in use is closed when it is given back); one left idle may have been dropped by the
+/// server or the network meanwhile.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > CHECK_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Planner settings of the hot path: posted messages, claims and outcomes. Their

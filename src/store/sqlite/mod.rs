@@ -63,8 +63,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
         // The writer opens first: it creates the file and switches it to WAL, which is a
-        // property of the file, so readers need not set it.
+        // property of the file, so readers need not set it. Connections to a file in this
+        // process cannot be dropped by a server or a network, so neither pool checks them
+        // before handing them out (a round trip to the connection's thread each time).
         let write = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .min_connections(1)
             .max_connections(1)
             .connect_with(
@@ -78,6 +81,7 @@ impl SqliteStore {
             )
             .await?;
         let read = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(READ_CONNECTIONS)
             .connect_with(options.read_only(true))
             .await?;
