@@ -29,6 +29,7 @@ mod pg_counts;
 mod pg_heads;
 mod pg_payloads;
 mod pg_plans;
+mod pg_pool;
 mod pg_support;
 mod process;
 mod properties;
