@@ -144,6 +144,8 @@ impl Drop for Serving {
 async fn accept(listener: tokio::net::TcpListener, rx: Arc<Receiver>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait for some to be closed.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -185,6 +187,8 @@ async fn receive(rx: &Receiver, endpoint: u16, request: Request<Incoming>) -> St
         .headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok());
+    // Read whole on every path, so that each connection stays open for the next request.
+    let body = body.collect().await.map(|b| b.to_bytes());
     let behavior = rx
         .behaviors
         .get(usize::from(endpoint))
@@ -209,11 +213,9 @@ async fn receive(rx: &Receiver, endpoint: u16, request: Request<Incoming>) -> St
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
     }
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        rx.tally().malformed += 1;
-        return StatusCode::BAD_REQUEST;
-    };
-    let payload = serde_json::from_slice::<Payload>(&body).ok();
+    let payload = body
+        .ok()
+        .and_then(|body| serde_json::from_slice::<Payload>(&body).ok());
     {
         let mut tally = rx.tally();
         match (id, payload) {

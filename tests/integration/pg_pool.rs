@@ -2,7 +2,6 @@
 //! a connection the server dropped while it was idle is replaced, not handed to a request.
 
 use crate::helpers::{StoreKind, TOKEN, TestApp, TestDatabase, test_config};
-use crate::pg_support::server_url;
 use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
@@ -26,18 +25,15 @@ async fn connections_the_server_dropped_while_idle_are_replaced_before_use() {
     let (status, body) = app.post_message(&app_id, &msg).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
-    // Every connection to this test process's databases: the service's pools (the shared
-    // one, the message writer's). Test processes run one test
-    // each, so no other test's connections are among them.
-    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+    // Every other connection to the test's database: the service's pools (the shared one,
+    // the message writer's).
+    let mut admin = PgConnection::connect(&db.url())
         .await
-        .expect("connecting to the maintenance database");
-    let pattern = format!("hookline_test_{}_%", std::process::id());
+        .expect("connecting to the test database");
     let dropped: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname LIKE $1 AND pid <> pg_backend_pid()",
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
     )
-    .bind(&pattern)
     .fetch_all(&mut admin)
     .await
     .expect("terminating the service's connections");

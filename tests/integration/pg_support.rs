@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const PREFIX: &str = "hookline_test_";
 
 /// The server to create test databases on.
-pub fn server_url() -> String {
+fn server_url() -> String {
     std::env::var("HOOKLINE_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
         .trim_end_matches('/')
