@@ -267,14 +267,14 @@ impl Sender {
         let msg_id = delivery.msg_id.as_str();
         let signature = signing::signature_header(&delivery.secrets, msg_id, timestamp, payload);
         let [id, ts, sig] = &self.names;
-        for (name, value) in [
-            (id, msg_id.to_owned()),
-            (ts, timestamp.to_string()),
-            (sig, signature),
-        ] {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name.clone(), value);
-            }
+        // Each value is made once: the signature's string becomes the header's bytes as
+        // it is, and the timestamp is written straight into its header.
+        if let Ok(value) = HeaderValue::from_str(msg_id) {
+            headers.insert(id.clone(), value);
+        }
+        headers.insert(ts.clone(), HeaderValue::from(timestamp));
+        if let Ok(value) = HeaderValue::try_from(signature) {
+            headers.insert(sig.clone(), value);
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
