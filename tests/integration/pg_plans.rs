@@ -12,12 +12,14 @@
 
 use crate::pg_support::fresh_pg_database;
 use crate::store_conformance::{
-    WORKER_A, app_fields, claim, message, new_app, plain_endpoint, post, record_delivered, state_of,
+    WORKER_A, app_fields, claim, first_page, message, new_app, no_filter, plain_endpoint, post,
+    record_delivered, state_of,
 };
-use hookline::domain::AppId;
+use hookline::domain::{AppId, EventTypeName};
 use hookline::store::postgres::PostgresStore;
-use hookline::store::{DeliveryStatus, DynStore, Sealer};
-use sqlx::{Connection, PgConnection};
+use hookline::store::{AttemptFilter, DeliveryStatus, DynStore, MessageFilter, Order, Sealer};
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, PgConnection, Row};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,6 +56,43 @@ struct Scans {
 /// [`Scans`] once the store's backend has reported what it did before renaming the
 /// application for the `marker`th time.
 async fn scans(store: &DynStore, admin: &mut PgConnection, app: &AppId, marker: i64) -> Scans {
+    marked(
+        store,
+        admin,
+        app,
+        marker,
+        "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
+                c.seq_tup_read + coalesce(c.idx_tup_fetch, 0) AS claim_rows,
+                e.seq_tup_read + coalesce(e.idx_tup_fetch, 0) AS endpoint_rows
+         FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
+              pg_stat_user_indexes r, pg_stat_user_tables c, pg_stat_user_tables e
+         WHERE a.relname = 'applications' AND d.relname = 'deliveries'
+           AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
+           AND r.indexrelname = 'deliveries_ready' AND c.relname = 'endpoint_claims'
+           AND e.relname = 'endpoints'",
+        |row| Scans {
+            seq: row.get("seq_scan"),
+            by_key: row.get("idx_scan"),
+            ready_entries: row.get("idx_tup_read"),
+            claim_rows: row.get("claim_rows"),
+            endpoint_rows: row.get("endpoint_rows"),
+        },
+    )
+    .await
+}
+
+/// What `read` takes from the row of statistics `query` returns, once the store's backend
+/// has reported what it did before renaming the application for the `marker`th time.
+/// `query` returns the application's update count (`n_tup_upd`) with the figures wanted,
+/// so that both come from one snapshot.
+async fn marked<T>(
+    store: &DynStore,
+    admin: &mut PgConnection,
+    app: &AppId,
+    marker: i64,
+    query: &str,
+    read: impl Fn(&PgRow) -> T,
+) -> T {
     store
         .update_application(app, &app_fields(&format!("marker {marker}"), None))
         .await
@@ -68,34 +107,11 @@ async fn scans(store: &DynStore, admin: &mut PgConnection, app: &AppId, marker: 
                 .get_application(app.as_str())
                 .await
                 .expect("reading the application");
-            let (updates, seq, by_key, ready_entries, claim_rows, endpoint_rows): (
-                i64,
-                i64,
-                i64,
-                i64,
-                i64,
-                i64,
-            ) = sqlx::query_as(
-                "SELECT a.n_tup_upd, d.seq_scan, k.idx_scan, r.idx_tup_read,
-                    c.seq_tup_read + coalesce(c.idx_tup_fetch, 0),
-                    e.seq_tup_read + coalesce(e.idx_tup_fetch, 0)
-             FROM pg_stat_user_tables a, pg_stat_user_tables d, pg_stat_user_indexes k,
-                  pg_stat_user_indexes r, pg_stat_user_tables c, pg_stat_user_tables e
-             WHERE a.relname = 'applications' AND d.relname = 'deliveries'
-               AND k.indexrelname = 'deliveries_endpoint_id_msg_id_key'
-               AND r.indexrelname = 'deliveries_ready' AND c.relname = 'endpoint_claims'
-               AND e.relname = 'endpoints'",
-            )
-            .fetch_one(admin)
-            .await
-            .expect("reading table statistics");
-            (updates >= marker).then_some(Scans {
-                seq,
-                by_key,
-                ready_entries,
-                claim_rows,
-                endpoint_rows,
-            })
+            let row = sqlx::query(query)
+                .fetch_one(admin)
+                .await
+                .expect("reading table statistics");
+            (row.get::<i64, _>("n_tup_upd") >= marker).then(|| read(&row))
         },
     )
     .await
@@ -252,5 +268,150 @@ async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
             let state = state_of(&store, &app.id, msg, &ep.id).await;
             assert_eq!(state.status, DeliveryStatus::Success);
         }
+    }
+}
+
+/// Messages of the listing test, each delivered to its one endpoint in one attempt: more
+/// than a page by far.
+const LOGGED: i64 = 20_000;
+
+/// Every hundredth message of the listing test is of another event type, and its delivery
+/// and attempt failed.
+fn odd_one(i: i64) -> bool {
+    i % 100 == 0
+}
+
+#[tokio::test]
+async fn pages_read_about_a_page_without_statistics() {
+    let db = fresh_pg_database().await;
+    let store = PostgresStore::connect_with_pool_size(db.url(), 1, Sealer::new(None))
+        .await
+        .expect("opening the store");
+    let store: DynStore = Arc::new(store);
+    store.migrate().await.expect("migrating the store");
+    let mut admin = PgConnection::connect(db.url())
+        .await
+        .expect("connecting to the test database");
+    let app = new_app(&store, None).await;
+    let endpoint = plain_endpoint(&store, &app.id).await;
+    // No statistics for the planner while the test runs, as on a server that has not
+    // analysed these tables yet.
+    sqlx::raw_sql(
+        "ALTER TABLE messages SET (autovacuum_enabled = false);
+         ALTER TABLE deliveries SET (autovacuum_enabled = false);
+         ALTER TABLE attempts SET (autovacuum_enabled = false)",
+    )
+    .execute(&mut admin)
+    .await
+    .expect("turning autovacuum off");
+    sqlx::query(
+        "WITH logged AS (
+             SELECT i, lpad(i::text, 8, '0') AS n, i % 100 = 0 AS odd
+             FROM generate_series(1, $3) AS i
+         ), messages_in AS (
+             INSERT INTO messages (id, app_id, event_type, payload, created_at)
+             SELECT 'msg_' || n, $1, CASE WHEN odd THEN 'other' ELSE 'usual' END, '{}', now()
+             FROM logged
+         ), deliveries_in AS (
+             INSERT INTO deliveries (app_id, msg_id, endpoint_id, status, attempts,
+                                     created_at, updated_at)
+             SELECT $1, 'msg_' || n, $2, CASE WHEN odd THEN 2 ELSE 0 END, 1, now(), now()
+             FROM logged
+         )
+         INSERT INTO attempts (id, app_id, msg_id, endpoint_id, url, status,
+                               response_status_code, response, response_duration_ms,
+                               trigger_type, created_at)
+         SELECT 'atmpt_' || n, $1, 'msg_' || n, $2, 'https://receiver.example/hook',
+                CASE WHEN odd THEN 1 ELSE 0 END, CASE WHEN odd THEN 500 ELSE 200 END, '', 1,
+                0, now()
+         FROM logged",
+    )
+    .bind(app.id.as_str())
+    .bind(endpoint.id.as_str())
+    .bind(LOGGED)
+    .execute(&mut admin)
+    .await
+    .expect("logging messages, deliveries and attempts");
+    inserts_counted(&mut admin, "attempts", LOGGED).await;
+
+    // Rows and index entries read from each table by whole-table and index scans.
+    let reads = "SELECT a.n_tup_upd,
+                        (SELECT (t.seq_tup_read + sum(i.idx_tup_read))::bigint
+                         FROM pg_stat_user_tables t
+                         JOIN pg_stat_user_indexes i USING (relid)
+                         WHERE t.relname = 'messages' GROUP BY t.seq_tup_read) AS messages,
+                        (SELECT (t.seq_tup_read + sum(i.idx_tup_read))::bigint
+                         FROM pg_stat_user_tables t
+                         JOIN pg_stat_user_indexes i USING (relid)
+                         WHERE t.relname = 'deliveries' GROUP BY t.seq_tup_read) AS deliveries,
+                        (SELECT (t.seq_tup_read + sum(i.idx_tup_read))::bigint
+                         FROM pg_stat_user_tables t
+                         JOIN pg_stat_user_indexes i USING (relid)
+                         WHERE t.relname = 'attempts' GROUP BY t.seq_tup_read) AS attempts
+                 FROM pg_stat_user_tables a WHERE a.relname = 'applications'";
+    let read = |row: &PgRow| ["messages", "deliveries", "attempts"].map(|t| row.get::<i64, _>(t));
+    let before = marked(&store, &mut admin, &app.id, 1, reads, read).await;
+    let newest = |prefix: &str| -> Vec<String> {
+        (1..=LOGGED)
+            .rev()
+            .filter(|i| !odd_one(*i))
+            .take(50)
+            .map(|i| format!("{prefix}_{i:08}"))
+            .collect()
+    };
+    let page = first_page(50, Order::Descending);
+
+    let messages = MessageFilter {
+        event_types: Some(vec![EventTypeName::parse("usual").expect("a name")]),
+        ..MessageFilter::default()
+    };
+    let listed = store
+        .list_messages(&app.id, &messages, &page)
+        .await
+        .expect("listing messages");
+    let ids: Vec<&str> = listed.items.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, newest("msg"), "the newest messages of the event type");
+
+    let delivered = MessageFilter {
+        status: Some(DeliveryStatus::Success),
+        ..MessageFilter::default()
+    };
+    let listed = store
+        .list_attempted_messages(&app.id, &endpoint.id, &delivered, &page)
+        .await
+        .expect("listing the endpoint's messages");
+    let ids: Vec<&str> = listed.items.iter().map(|(m, _)| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        newest("msg"),
+        "the endpoint's newest delivered messages"
+    );
+
+    let succeeded = AttemptFilter {
+        endpoint_id: Some(endpoint.id.clone()),
+        status: Some(DeliveryStatus::Success),
+        ..no_filter()
+    };
+    let listed = store
+        .list_attempts(&app.id, &succeeded, &page)
+        .await
+        .expect("listing attempts");
+    let ids: Vec<&str> = listed.items.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        newest("atmpt"),
+        "the endpoint's newest successful attempts"
+    );
+
+    let after = marked(&store, &mut admin, &app.id, 2, reads, read).await;
+    for (table, (after, before)) in ["messages", "deliveries", "attempts"]
+        .iter()
+        .zip(after.iter().zip(before))
+    {
+        let read = after - before;
+        assert!(
+            read < 500,
+            "three pages of 50 read {read} rows and index entries of {table} ({LOGGED} rows)"
+        );
     }
 }

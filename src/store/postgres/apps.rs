@@ -1,10 +1,10 @@
 //! Applications and event types.
 
-use super::PostgresStore;
 use super::codec::{
-    APP_COLS, EVENT_TYPE_COLS, affected, application, event_type, now_ms, push_page, to_json,
-    to_json_opt, write_err,
+    APP_COLS, EVENT_TYPE_COLS, affected, application, event_type, now_ms, to_json, to_json_opt,
+    write_err,
 };
+use super::{PostgresStore, fetch_page};
 use crate::domain::{AppId, EventTypeName};
 use crate::store::{
     Application, ApplicationFields, EventType, EventTypeFields, Page, PageRequest, StoreError,
@@ -59,9 +59,8 @@ pub(super) async fn list_applications(
     db: &PostgresStore,
     page: &PageRequest,
 ) -> StoreResult<Page<Application>> {
-    let mut qb = QueryBuilder::new(format!("SELECT {APP_COLS} FROM applications a WHERE TRUE"));
-    push_page(&mut qb, "a.id", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let qb = QueryBuilder::new(format!("SELECT {APP_COLS} FROM applications a WHERE TRUE"));
+    let rows = fetch_page(&db.pool, qb, "a.id", page).await?;
     let items = rows.iter().map(application).collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }
@@ -158,8 +157,7 @@ pub(super) async fn list_event_types(
     if !include_archived {
         qb.push(" AND NOT t.archived");
     }
-    push_page(&mut qb, "t.name", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let rows = fetch_page(&db.pool, qb, "t.name", page).await?;
     let items = rows.iter().map(event_type).collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }

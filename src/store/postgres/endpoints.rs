@@ -1,10 +1,10 @@
 //! Endpoints: CRUD, headers, secret rotation and delivery statistics.
 
-use super::PostgresStore;
 use super::codec::{
-    ENDPOINT_COLS, affected, channel_names, col, duration_ms, endpoint, ms, now_ms, push_page,
-    to_json, type_names, write_err,
+    ENDPOINT_COLS, affected, channel_names, col, duration_ms, endpoint, ms, now_ms, to_json,
+    type_names, write_err,
 };
+use super::{PostgresStore, fetch_page};
 use crate::domain::{AppId, EndpointId, EndpointSecret};
 use crate::store::secret_columns::rotated;
 use crate::store::{
@@ -92,8 +92,7 @@ pub(super) async fn list(
         "SELECT {ENDPOINT_COLS} FROM endpoints e WHERE e.app_id = "
     ));
     qb.push_bind(app_id.as_str());
-    push_page(&mut qb, "e.id", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let rows = fetch_page(&db.pool, qb, "e.id", page).await?;
     let now = now_ms();
     let items = rows
         .iter()

@@ -1,11 +1,11 @@
 //! Attempt log and the "attempted destinations / messages" views over deliveries.
 
-use super::PostgresStore;
 use super::codec::{
     ATTEMPT_COLS, DELIVERY_STATE_COLS, ENDPOINT_COLS, MESSAGE_COLS, affected, attempt,
-    delivery_state, endpoint, message, ms, now_ms, push_any, push_channel, push_page,
+    delivery_state, endpoint, message, ms, now_ms, push_any, push_channel,
 };
 use super::messages::push_message_filter;
+use super::{PostgresStore, fetch_page};
 use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
 use crate::store::{
     Attempt, AttemptFilter, DeliveryState, Endpoint, Message, MessageFilter, Page, PageRequest,
@@ -66,8 +66,7 @@ pub(super) async fn attempts(
     if let Some(after) = filter.after {
         qb.push(" AND t.created_at > ").push_bind(ms(after));
     }
-    push_page(&mut qb, "t.id", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let rows = fetch_page(&db.pool, qb, "t.id", page).await?;
     let items = rows.iter().map(attempt).collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }
@@ -124,8 +123,7 @@ pub(super) async fn attempted_destinations(
     qb.push_bind(app_id.as_str())
         .push(" AND d.msg_id = ")
         .push_bind(msg_id.as_str());
-    push_page(&mut qb, "e.id", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let rows = fetch_page(&db.pool, qb, "e.id", page).await?;
     let now = now_ms();
     let items = rows
         .iter()
@@ -155,8 +153,7 @@ pub(super) async fn attempted_messages(
         qb.push(" AND d.status = ").push_bind(status as i16);
     }
     push_message_filter(&mut qb, filter);
-    push_page(&mut qb, "d.msg_id", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let rows = fetch_page(&db.pool, qb, "d.msg_id", page).await?;
     let items = rows
         .iter()
         .map(|r| Ok((message(r)?, delivery_state(r)?)))

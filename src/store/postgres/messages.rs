@@ -1,11 +1,10 @@
 //! Messages: the fan-out transaction, lookups and listings.
 
-use super::PostgresStore;
 use super::codec::{
-    MESSAGE_COLS, affected, channel_names, message, ms, push_any, push_channel, push_page,
-    write_err,
+    MESSAGE_COLS, affected, channel_names, message, ms, push_any, push_channel, write_err,
 };
 use super::notify;
+use super::{PostgresStore, fetch_page};
 use crate::domain::{AppId, EndpointId, EventTypeName, MessageId};
 use crate::store::{
     Message, MessageFilter, NewMessage, Page, PageRequest, StoreResult, TriggerType,
@@ -151,8 +150,7 @@ pub(super) async fn list(
     ));
     qb.push_bind(app_id.as_str());
     push_message_filter(&mut qb, filter);
-    push_page(&mut qb, "m.id", page);
-    let rows = qb.build().fetch_all(&db.pool).await?;
+    let rows = fetch_page(&db.pool, qb, "m.id", page).await?;
     let items = rows.iter().map(message).collect::<StoreResult<_>>()?;
     Ok(Page::from_rows(items, page))
 }

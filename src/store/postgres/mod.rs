@@ -30,7 +30,8 @@ use crate::domain::{AppId, AttemptId, EndpointId, EventTypeName, MessageId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, QueryBuilder};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -156,6 +157,33 @@ async fn begin_hot(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sql
         format!("BEGIN{}", settings.concat())
     });
     pool.begin_with(BEGIN.as_str()).await
+}
+
+/// Ends `qb` with the `page`'s cursor, order and limit on `key` ([`codec::push_page`]) and
+/// reads the page in a transaction with `enable_sort = off`, set in the round trip of its
+/// `BEGIN`.
+///
+/// Every listing orders by a key an index holds in order behind its equality filters, so
+/// walking that index reads about a page of rows. Without statistics (a new database, or a
+/// server with autovacuum off) the planner takes each filter beyond the index's columns to
+/// match almost nothing, and plans instead to read every row of the index's range and sort
+/// the few it expects: a page of one endpoint's successful attempts read all 30,000 of
+/// them, 22 ms against 0.1 ms for the walk, and a page of an application's messages of one
+/// event type read all 100,000, 51 ms against 0.06 ms. Where no index gives the order a
+/// sort is still made; it is only costed as the last resort.
+async fn fetch_page(
+    pool: &PgPool,
+    mut qb: QueryBuilder<'_, Postgres>,
+    key: &str,
+    page: &PageRequest,
+) -> sqlx::Result<Vec<PgRow>> {
+    codec::push_page(&mut qb, key, page);
+    let mut tx = pool
+        .begin_with("BEGIN; SET LOCAL enable_sort = off")
+        .await?;
+    let rows = qb.build().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 impl PostgresStore {
