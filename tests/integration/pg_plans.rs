@@ -10,7 +10,7 @@
 //! has been counted; its ingest writer has a connection of its own, waited for by the
 //! messages it inserted.
 
-use crate::pg_support::fresh_pg_database;
+use crate::pg_support::{PgDatabaseGuard, fresh_pg_database};
 use crate::store_conformance::{
     WORKER_A, app_fields, claim, first_page, message, new_app, no_filter, plain_endpoint, post,
     record_delivered, state_of,
@@ -157,19 +157,29 @@ async fn fresh_stats<T>(
     }
 }
 
-#[tokio::test]
-async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
-    let db = fresh_pg_database().await;
+/// The store on `db`, migrated, with one pooled connection (so a marker written through it
+/// follows everything it did before), set up by `prepare`; and an admin connection.
+async fn open(
+    db: &PgDatabaseGuard,
+    prepare: impl FnOnce(&PostgresStore),
+) -> (DynStore, PgConnection) {
     let store = PostgresStore::connect_with_pool_size(db.url(), 1, Sealer::new(None))
         .await
         .expect("opening the store");
-    // Both ways of finding the endpoints' heads run, not only the cheaper one.
-    store.always_probe_heads();
+    prepare(&store);
     let store: DynStore = Arc::new(store);
     store.migrate().await.expect("migrating the store");
-    let mut admin = PgConnection::connect(db.url())
+    let admin = PgConnection::connect(db.url())
         .await
         .expect("connecting to the test database");
+    (store, admin)
+}
+
+#[tokio::test]
+async fn claims_and_outcomes_on_a_grown_queue_do_not_scan_it() {
+    let db = fresh_pg_database().await;
+    // Both ways of finding the endpoints' heads run, not only the cheaper one.
+    let (store, mut admin) = open(&db, PostgresStore::always_probe_heads).await;
     let app = new_app(&store, None).await;
     let mut endpoints = Vec::new();
     for _ in 0..ENDPOINTS {
@@ -284,14 +294,7 @@ fn odd_one(i: i64) -> bool {
 #[tokio::test]
 async fn pages_read_about_a_page_without_statistics() {
     let db = fresh_pg_database().await;
-    let store = PostgresStore::connect_with_pool_size(db.url(), 1, Sealer::new(None))
-        .await
-        .expect("opening the store");
-    let store: DynStore = Arc::new(store);
-    store.migrate().await.expect("migrating the store");
-    let mut admin = PgConnection::connect(db.url())
-        .await
-        .expect("connecting to the test database");
+    let (store, mut admin) = open(&db, |_| ()).await;
     let app = new_app(&store, None).await;
     let endpoint = plain_endpoint(&store, &app.id).await;
     // No statistics for the planner while the test runs, as on a server that has not
